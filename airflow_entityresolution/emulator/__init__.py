@@ -1,0 +1,49 @@
+"""
+An emulator of the AWS Entity Resolution job API, for tests and benchmarks.
+
+It speaks the service's rest-json wire protocol over HTTP, so stock boto3 and
+aiobotocore clients reach it through ``endpoint_url`` alone::
+
+    from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
+
+    emulator = EntityResolutionEmulator()
+    emulator.add_id_mapping_workflow("my-workflow", JobScript.failed("Input table not found"))
+    with EmulatorServer(emulator) as server:
+        client = boto3.client("entityresolution", endpoint_url=server.endpoint_url, region_name="us-east-1")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_entityresolution.emulator.state import (
+    EntityResolutionEmulator,
+    Fault,
+    FaultKind,
+    JobScript,
+    JobSnapshot,
+    RecordedRequest,
+)
+
+if TYPE_CHECKING:
+    from airflow_entityresolution.emulator.server import EmulatorServer
+
+__all__ = [
+    "EmulatorServer",
+    "EntityResolutionEmulator",
+    "Fault",
+    "FaultKind",
+    "JobScript",
+    "JobSnapshot",
+    "RecordedRequest",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The server pulls in aiohttp; loading it lazily keeps the pytest plugin cheap for test
+    # sessions that never use the emulator.
+    if name == "EmulatorServer":
+        from airflow_entityresolution.emulator.server import EmulatorServer
+
+        return EmulatorServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

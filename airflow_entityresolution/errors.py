@@ -1,0 +1,191 @@
+"""
+What an Entity Resolution error means for a waiting task, and the errors the provider raises.
+
+This module is the one place that knows the service's errors: their HTTP status,
+what each means for a task, and the exceptions the provider raises. Retrying the
+transient ones is left to botocore's retry configuration (see
+:data:`airflow_entityresolution.hooks.DEFAULT_RETRIES`): by the time an error
+reaches this module, botocore has already spent its retry budget on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class ErrorKind(enum.Enum):
+    """How a failed request bears on the wait or start that made it."""
+
+    PERMANENT = "permanent"
+    """Retrying cannot help: the role lacks permission, the job or workflow is gone, the input is bad."""
+    TRANSIENT = "transient"
+    """The service or the network failed for a while: retried by botocore with backoff and jitter."""
+    BUSY = "busy"
+    """A start was refused because the workflow or the account's job quota is in use."""
+
+
+@dataclass(frozen=True)
+class ServiceError:
+    """One exception the Entity Resolution API answers: its HTTP status and what it means."""
+
+    http_status: int
+    kind: ErrorKind
+
+
+SERVICE_ERRORS: dict[str, ServiceError] = {
+    "AccessDeniedException": ServiceError(403, ErrorKind.PERMANENT),
+    "ResourceNotFoundException": ServiceError(404, ErrorKind.PERMANENT),
+    "ValidationException": ServiceError(400, ErrorKind.PERMANENT),
+    "ThrottlingException": ServiceError(429, ErrorKind.TRANSIENT),
+    "InternalServerException": ServiceError(500, ErrorKind.TRANSIENT),
+    "ConflictException": ServiceError(400, ErrorKind.BUSY),
+    "ExceedsLimitException": ServiceError(402, ErrorKind.BUSY),
+}
+
+
+def error_code(error: BaseException) -> str:
+    """Name the service's exception behind ``error``, or its Python class when there is none."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") or type(error).__name__
+    return type(error).__name__
+
+
+def classify(error: BaseException) -> ErrorKind:
+    """Tell what ``error`` means for the task; network failures and unknown 5xx count as transient."""
+    known = SERVICE_ERRORS.get(error_code(error))
+    if known is not None:
+        return known.kind
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return ErrorKind.TRANSIENT if status >= 500 else ErrorKind.PERMANENT
+    return ErrorKind.TRANSIENT
+
+
+def service_message(error: BaseException) -> str:
+    """Return the service's own message for ``error``, or the exception's text."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Message") or str(error)
+    return str(error)
+
+
+def _attempts(error: BaseException) -> int | None:
+    """Count botocore's attempts when it gave up retrying, else ``None``."""
+    if not isinstance(error, ClientError):
+        return None
+    metadata = error.response.get("ResponseMetadata", {})
+    if not metadata.get("MaxAttemptsReached"):
+        return None
+    return int(metadata.get("RetryAttempts", 0)) + 1
+
+
+class EntityResolutionError(Exception):
+    """
+    Base class of every error the provider raises about a job or a request.
+
+    It derives from ``Exception`` rather than ``AirflowException``: Airflow fails (and
+    retries) a task the same way for both, and this keeps the module, and the emulator
+    that shares its error table, importable without loading Airflow.
+    """
+
+
+class EntityResolutionRequestError(EntityResolutionError):
+    """
+    A request to the Entity Resolution API failed for good.
+
+    :param operation: the API operation, such as ``GetIdMappingJob``.
+    :param workflow_name: the workflow the request was about.
+    :param job_id: the job the request was about, if any.
+    :param code: the service's exception name, such as ``AccessDeniedException``.
+    :param kind: what the error means for the task.
+    :param message: the service's own message.
+    :param attempts: how many attempts botocore made, when it gave up retrying.
+    """
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        workflow_name: str,
+        job_id: str | None,
+        code: str,
+        kind: ErrorKind,
+        message: str,
+        attempts: int | None = None,
+    ) -> None:
+        self.operation = operation
+        self.workflow_name = workflow_name
+        self.job_id = job_id
+        self.code = code
+        self.kind = kind
+        self.service_message = message
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        subject = f"workflow {self.workflow_name!r}"
+        if self.job_id:
+            subject = f"job {self.job_id} of {subject}"
+        text = f"{self.operation} failed for {subject}: {self.code}: {self.service_message}"
+        if self.kind is ErrorKind.TRANSIENT:
+            tries = f"{self.attempts} attempts" if self.attempts else "botocore's retries"
+            text += (
+                f" (still failing after {tries}; to wait out longer outages raise "
+                "botocore_config={'retries': {'max_attempts': N}})"
+            )
+        return text
+
+
+class EntityResolutionJobFailedError(EntityResolutionError):
+    """
+    The job ended FAILED; the message carries the service's ``errorDetails.errorMessage`` verbatim.
+
+    :param kind_label: the kind of job, such as ``ID mapping``.
+    :param workflow_name: the job's workflow.
+    :param job_id: the job's ID.
+    :param error_message: the service's ``errorDetails.errorMessage``, if it sent one.
+    """
+
+    def __init__(
+        self, *, kind_label: str, workflow_name: str, job_id: str, error_message: str | None
+    ) -> None:
+        self.workflow_name = workflow_name
+        self.job_id = job_id
+        self.error_message = error_message
+        reason = error_message if error_message else "the service gave no errorDetails.errorMessage"
+        super().__init__(
+            f"Entity Resolution {kind_label} job {job_id} of workflow {workflow_name!r} FAILED: {reason}"
+        )
+
+
+class EntityResolutionWaitTimeoutError(EntityResolutionError):
+    """The job did not reach a terminal status within the configured attempts."""
+
+
+def request_error(
+    error: ClientError | BotoCoreError, operation: str, workflow_name: str, job_id: str | None = None
+) -> EntityResolutionRequestError:
+    """Turn a botocore error into the provider's error, keeping the service's message."""
+    return EntityResolutionRequestError(
+        operation=operation,
+        workflow_name=workflow_name,
+        job_id=job_id,
+        code=error_code(error),
+        kind=classify(error),
+        message=service_message(error),
+        attempts=_attempts(error),
+    )
+
+
+@contextmanager
+def translated_errors(operation: str, workflow_name: str, job_id: str | None = None) -> Iterator[None]:
+    """Re-raise botocore errors met in the block as :class:`EntityResolutionRequestError`."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        # The message already carries the service's code and text; botocore's traceback adds only noise.
+        raise request_error(error, operation, workflow_name, job_id) from None

@@ -1,0 +1,254 @@
+"""The hook that talks to the Entity Resolution job API, blocking and asynchronously."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.config import Config
+
+from airflow_entityresolution import validation
+from airflow_entityresolution.errors import translated_errors
+from airflow_entityresolution.jobs import ID_MAPPING, JobKind, JobState, PollSchedule, job_description
+
+DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 10}
+"""botocore's retry settings unless the user's ``botocore_config`` or connection sets ``retries``.
+
+Standard mode retries ThrottlingException, 5xx answers and dropped connections with
+exponential backoff and full jitter, so waits that throttle together spread out."""
+
+
+@dataclass
+class _Lease:
+    opening: asyncio.Future[Any] | None = None
+    context: Any = None
+    users: int = 0
+
+
+class _SharedAsyncClients:
+    """
+    aiobotocore clients shared by every wait in one event loop that uses the same connection settings.
+
+    A triggerer runs hundreds of waits in one loop; one client each would cost one
+    connection pool each. The last wait to release a client closes it.
+    """
+
+    def __init__(self) -> None:
+        self._leases: dict[Hashable, _Lease] = {}
+
+    @asynccontextmanager
+    async def lease(self, hook: EntityResolutionHook) -> AsyncIterator[Any]:
+        key = (id(asyncio.get_running_loop()), *hook.client_key)
+        lease = self._leases.get(key)
+        if lease is None:
+            lease = self._leases[key] = _Lease()
+            lease.opening = asyncio.ensure_future(self._open(lease, hook))
+        lease.users += 1
+        try:
+            # Shielded: a wait cancelled while the client opens must not cancel the opening for the others.
+            yield await asyncio.shield(lease.opening)
+        finally:
+            lease.users -= 1
+            if lease.users == 0:
+                del self._leases[key]
+                await self._close(lease)
+
+    @staticmethod
+    async def _open(lease: _Lease, hook: EntityResolutionHook) -> Any:
+        context = await hook.get_async_conn()
+        client = await context.__aenter__()
+        lease.context = context
+        return client
+
+    @staticmethod
+    async def _close(lease: _Lease) -> None:
+        if lease.opening is not None and not lease.opening.done():
+            await asyncio.wait([lease.opening])
+        if lease.context is not None:
+            await lease.context.__aexit__(None, None, None)
+
+    def __len__(self) -> int:
+        return len(self._leases)
+
+
+shared_async_clients = _SharedAsyncClients()
+
+
+class EntityResolutionHook(AwsBaseHook):
+    """
+    Interact with AWS Entity Resolution jobs through boto3 and aiobotocore.
+
+    Takes every argument of :class:`~airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
+    except ``client_type``, so connections work as for any Amazon provider hook: role
+    assumption, region, ``endpoint_url`` in the connection extra, ``verify``, botocore config.
+    Unless ``config`` or the connection sets ``retries``, requests retry with
+    :data:`DEFAULT_RETRIES`. Every method checks its inputs against the API's
+    constraints before it sends a request, and raises
+    :class:`~airflow_entityresolution.errors.EntityResolutionRequestError` with the
+    service's message when a request fails for good.
+
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region name; if not given, the connection's or boto3's default.
+    :param verify: Whether or not to verify SSL certificates.
+    :param config: botocore client configuration, as a ``Config`` or a dict of its arguments.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["client_type"] = "entityresolution"
+        super().__init__(*args, **kwargs)
+        self._config_key = repr(kwargs.get("config"))
+
+    @property
+    def config(self) -> Config:
+        """The connection's botocore config, with :data:`DEFAULT_RETRIES` where it sets none."""
+        return Config(retries=DEFAULT_RETRIES).merge(super().config)
+
+    @property
+    def client_key(self) -> tuple[Hashable, ...]:
+        """What distinguishes the clients this hook's arguments build, for sharing them."""
+        return (self.aws_conn_id, self._region_name, self._verify, self._config_key)
+
+    # Blocking API, for operators and sensors in a worker.
+
+    def get_job(self, kind: JobKind, workflow_name: str, job_id: str) -> dict[str, Any]:
+        """Return the Get*Job response of ``kind`` as plain JSON, without ``ResponseMetadata``."""
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        validation.check_job_id(job_id)
+        with translated_errors(kind.get_operation, workflow_name, job_id):
+            response = getattr(self.conn, _method(kind.get_operation))(
+                workflowName=workflow_name, jobId=job_id
+            )
+        return job_description(response)
+
+    def describe_job(self, kind: JobKind, workflow_name: str, job_id: str) -> JobState:
+        """Fetch a job and wrap it in a :class:`~airflow_entityresolution.jobs.JobState`."""
+        return JobState(kind, workflow_name, job_id, self.get_job(kind, workflow_name, job_id))
+
+    def wait_for_job(
+        self,
+        kind: JobKind,
+        workflow_name: str,
+        job_id: str,
+        *,
+        waiter_delay: float,
+        waiter_max_attempts: int,
+        log: logging.Logger | None = None,
+    ) -> JobState:
+        """
+        Block until the job is SUCCEEDED or FAILED and return its final state.
+
+        Raises :class:`~airflow_entityresolution.errors.EntityResolutionWaitTimeoutError`
+        when ``waiter_max_attempts`` polls pass without a terminal status.
+        """
+        schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        state = None
+        for delay in schedule:
+            time.sleep(delay)
+            state = self.describe_job(kind, workflow_name, job_id)
+            state.log(log or self.log)
+            if state.is_terminal:
+                return state
+        raise schedule.timeout_error(state)
+
+    def get_id_mapping_job(self, workflow_name: str, job_id: str) -> dict[str, Any]:
+        """
+        Return the GetIdMappingJob response, without ``ResponseMetadata``.
+
+        Timestamps come back as ISO-8601 strings, so the result can go to XCom as it is.
+
+        :param workflow_name: the ID mapping workflow's name or ARN.
+        :param job_id: the job's ID.
+        """
+        return self.get_job(ID_MAPPING, workflow_name, job_id)
+
+    def start_id_mapping_job(
+        self,
+        workflow_name: str,
+        job_type: str | None = None,
+        output_source_config: list[dict[str, str]] | None = None,
+    ) -> str:
+        """
+        Start an ID mapping job and return its ID.
+
+        :param workflow_name: the ID mapping workflow's name or ARN.
+        :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the service's default if ``None``.
+        :param output_source_config: one output source, like
+            ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::...:role/name"}]``.
+        """
+        validation.check_id_mapping_workflow_name(workflow_name)
+        request: dict[str, Any] = {"workflowName": workflow_name}
+        if validation.check_job_type(job_type) is not None:
+            request["jobType"] = job_type
+        if (outputs := validation.check_output_source_config(output_source_config)) is not None:
+            request["outputSourceConfig"] = outputs
+        with translated_errors(ID_MAPPING.start_operation, workflow_name):
+            return self.conn.start_id_mapping_job(**request)["jobId"]
+
+    def list_id_mapping_jobs(self, workflow_name: str) -> list[dict[str, Any]]:
+        """
+        Return the summaries of every job of an ID mapping workflow, as plain JSON.
+
+        :param workflow_name: the ID mapping workflow's name or ARN.
+        """
+        validation.check_id_mapping_workflow_name(workflow_name)
+        paginator = self.conn.get_paginator("list_id_mapping_jobs")
+        with translated_errors("ListIdMappingJobs", workflow_name):
+            pages = list(paginator.paginate(workflowName=workflow_name))
+        return [job_description(job) for page in pages for job in page.get("jobs", [])]
+
+    # Asynchronous API, for triggers in the triggerer's event loop.
+
+    def shared_async_client(self) -> Any:
+        """
+        Lease the aiobotocore client shared by every wait in this event loop with the same settings.
+
+        Use as ``async with hook.shared_async_client() as client``; the last lease closes it.
+        """
+        return shared_async_clients.lease(self)
+
+    async def async_describe_job(
+        self, client: Any, kind: JobKind, workflow_name: str, job_id: str
+    ) -> JobState:
+        """Fetch a job through an aiobotocore ``client`` and wrap it in a ``JobState``."""
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        validation.check_job_id(job_id)
+        with translated_errors(kind.get_operation, workflow_name, job_id):
+            response = await getattr(client, _method(kind.get_operation))(
+                workflowName=workflow_name, jobId=job_id
+            )
+        return JobState(kind, workflow_name, job_id, job_description(response))
+
+    async def async_wait_for_job(
+        self,
+        kind: JobKind,
+        workflow_name: str,
+        job_id: str,
+        *,
+        waiter_delay: float,
+        waiter_max_attempts: int,
+        log: logging.Logger | None = None,
+    ) -> JobState:
+        """The asynchronous twin of :meth:`wait_for_job`, on the shared client."""
+        schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        state = None
+        async with self.shared_async_client() as client:
+            for delay in schedule:
+                await asyncio.sleep(delay)
+                state = await self.async_describe_job(client, kind, workflow_name, job_id)
+                state.log(log or self.log)
+                if state.is_terminal:
+                    return state
+        raise schedule.timeout_error(state)
+
+
+def _method(operation: str) -> str:
+    """botocore's client method name for an API operation, such as ``get_id_mapping_job``."""
+    from botocore import xform_name
+
+    return xform_name(operation)

@@ -1,0 +1,299 @@
+"""
+What an Entity Resolution job status means, in one place.
+
+The hook, the trigger, the sensor and the operator all read a job through
+:class:`JobState` and carry it across process boundaries through
+:func:`event_from_state`, :func:`event_from_error` and :func:`state_from_event`.
+None of them keeps its own list of statuses.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_entityresolution import validation
+from airflow_entityresolution.errors import (
+    EntityResolutionError,
+    EntityResolutionJobFailedError,
+    EntityResolutionWaitTimeoutError,
+)
+
+
+class JobStatus(enum.StrEnum):
+    """The statuses the API lists for a job."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+KNOWN_STATUSES = frozenset(JobStatus)
+
+
+class Verb(enum.StrEnum):
+    """The three job calls every kind of job offers."""
+
+    START = "Start"
+    GET = "Get"
+    LIST = "List"
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """
+    One kind of Entity Resolution job. ID mapping and matching jobs share every line of
+    behaviour, in the provider and in the emulator; what differs between them is an entry here.
+
+    :param key: short identifier, used in emulator scenario files and job snapshots.
+    :param api_name: the word in operation names, as in ``Start{api_name}Job``.
+    :param label: how messages name the kind, such as ``ID mapping``.
+    :param collection: the first path segment, as in ``/{collection}/{workflowName}/jobs``.
+    :param check_workflow_name: the validator of the kind's workflow names.
+    :param start_body_members: the members a start request body may carry.
+    :param metric_names: the members of the kind's metrics shape.
+    :param reports_job_type: whether the API returns ``jobType`` for the kind.
+    """
+
+    key: str
+    api_name: str
+    label: str
+    collection: str
+    check_workflow_name: Callable[[Any, str], str]
+    start_body_members: frozenset[str]
+    metric_names: frozenset[str]
+    reports_job_type: bool
+
+    def operation(self, verb: Verb) -> str:
+        """Name the operation, such as ``GetIdMappingJob`` or ``ListMatchingJobs``."""
+        plural = "s" if verb is Verb.LIST else ""
+        return f"{verb.value}{self.api_name}Job{plural}"
+
+    @property
+    def get_operation(self) -> str:
+        return self.operation(Verb.GET)
+
+    @property
+    def start_operation(self) -> str:
+        return self.operation(Verb.START)
+
+    @property
+    def list_operation(self) -> str:
+        return self.operation(Verb.LIST)
+
+
+ID_MAPPING = JobKind(
+    key="id_mapping",
+    api_name="IdMapping",
+    label="ID mapping",
+    collection="idmappingworkflows",
+    check_workflow_name=validation.check_id_mapping_workflow_name,
+    start_body_members=frozenset({"jobType", "outputSourceConfig"}),
+    metric_names=frozenset(
+        {
+            "inputRecords",
+            "totalRecordsProcessed",
+            "recordsNotProcessed",
+            "deleteRecordsProcessed",
+            "totalMappedRecords",
+            "totalMappedSourceRecords",
+            "totalMappedTargetRecords",
+            "uniqueRecordsLoaded",
+            "newMappedRecords",
+            "newMappedSourceRecords",
+            "newMappedTargetRecords",
+            "newUniqueRecordsLoaded",
+            "mappedRecordsRemoved",
+            "mappedSourceRecordsRemoved",
+            "mappedTargetRecordsRemoved",
+        }
+    ),
+    reports_job_type=True,
+)
+MATCHING = JobKind(
+    key="matching",
+    api_name="Matching",
+    label="matching",
+    collection="matchingworkflows",
+    check_workflow_name=validation.check_matching_workflow_name,
+    start_body_members=frozenset(),
+    metric_names=frozenset(
+        {"inputRecords", "totalRecordsProcessed", "recordsNotProcessed", "deleteRecordsProcessed", "matchIDs"}
+    ),
+    reports_job_type=False,
+)
+JOB_KINDS: tuple[JobKind, ...] = (ID_MAPPING, MATCHING)
+
+
+def _json_safe(value: Any) -> Any:
+    """Return ``value`` with timestamps as ISO-8601 strings, so it can cross a process boundary."""
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def job_description(response: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a Get*Job response as plain JSON, without ``ResponseMetadata``."""
+    return _json_safe({key: value for key, value in response.items() if key != "ResponseMetadata"})
+
+
+@dataclass(frozen=True)
+class JobState:
+    """
+    One observation of a job, and what it means.
+
+    :param kind: the kind of job.
+    :param workflow_name: the job's workflow, as the user named it.
+    :param job_id: the job's ID.
+    :param description: the Get*Job response as plain JSON (see :func:`job_description`).
+    """
+
+    kind: JobKind
+    workflow_name: str
+    job_id: str
+    description: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.description.get("status", ""))
+
+    @property
+    def is_known_status(self) -> bool:
+        return self.status in KNOWN_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        # A status the API does not list today is not taken as an ending: the wait goes on and says so.
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status == JobStatus.FAILED
+
+    @property
+    def error_message(self) -> str | None:
+        return (self.description.get("errorDetails") or {}).get("errorMessage")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.description.get("metrics") or {})
+
+    def failure(self) -> EntityResolutionJobFailedError:
+        """Build the error that fails a task whose job ended FAILED."""
+        return EntityResolutionJobFailedError(
+            kind_label=self.kind.label,
+            workflow_name=self.workflow_name,
+            job_id=self.job_id,
+            error_message=self.error_message,
+        )
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`EntityResolutionJobFailedError` if the job ended FAILED."""
+        if self.failed:
+            raise self.failure()
+
+    def log(self, log: logging.Logger) -> None:
+        """Log the status at INFO, with the metrics once the service reports any."""
+        log.info(
+            "Entity Resolution %s job %s of workflow %r is %s",
+            self.kind.label,
+            self.job_id,
+            self.workflow_name,
+            self.status,
+        )
+        if self.metrics:
+            log.info("Job %s metrics: %s", self.job_id, self.metrics)
+        if not self.is_known_status:
+            log.warning(
+                "Status %r is not one the API lists (%s); still waiting for SUCCEEDED or FAILED",
+                self.status,
+                ", ".join(JobStatus),
+            )
+
+
+class PollSchedule:
+    """
+    The delays between the polls of one wait, jittered so that many waits drift apart.
+
+    The first poll happens at once. The delay before the second is drawn from the
+    upper half of ``waiter_delay``, which spreads waits that started together (after
+    a triggerer restart, say); every later delay is drawn from its top tenth, so a
+    wait never polls later than configured.
+
+    :param waiter_delay: seconds between polls.
+    :param waiter_max_attempts: the number of polls before the wait gives up.
+    """
+
+    def __init__(self, waiter_delay: float, waiter_max_attempts: int) -> None:
+        validation.check_waiter_settings(waiter_delay, waiter_max_attempts)
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def __iter__(self) -> Iterator[float]:
+        yield 0.0
+        for attempt in range(1, self.waiter_max_attempts):
+            low = 0.5 if attempt == 1 else 0.9
+            yield self.waiter_delay * random.uniform(low, 1.0)
+
+    def timeout_error(self, last: JobState | None) -> EntityResolutionWaitTimeoutError:
+        """Build the error for a wait whose attempts ran out, naming the last status seen."""
+        seen = f"last status seen: {last.status}" if last else "no status was seen"
+        subject = f"job {last.job_id} of workflow {last.workflow_name!r}" if last else "the job"
+        return EntityResolutionWaitTimeoutError(
+            f"Gave up waiting for {subject} after {self.waiter_max_attempts} polls "
+            f"{self.waiter_delay:g}s apart; {seen}"
+        )
+
+
+def event_from_state(state: JobState) -> dict[str, Any]:
+    """Build a trigger event's payload for a job that reached a terminal status."""
+    return {
+        "outcome": "succeeded" if state.succeeded else "failed",
+        "kind": state.kind.label,
+        "workflow_name": state.workflow_name,
+        "job_id": state.job_id,
+        "job": state.description,
+        "message": state.error_message if state.failed else None,
+    }
+
+
+def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> dict[str, Any]:
+    """Build a trigger event's payload for a wait that ended without a terminal status."""
+    return {
+        "outcome": "error",
+        "kind": kind.label,
+        "workflow_name": workflow_name,
+        "job_id": job_id,
+        "job": None,
+        "message": str(error),
+    }
+
+
+def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState:
+    """
+    Read a trigger event's payload back into a :class:`JobState`.
+
+    Raises :class:`EntityResolutionError` when the wait itself failed. A job that ended
+    FAILED comes back as a state: the caller records it, then calls
+    :meth:`JobState.raise_if_failed`.
+    """
+    if not event or "outcome" not in event:
+        raise EntityResolutionError(f"Trigger sent no usable event: {event!r}")
+    if event["outcome"] == "error":
+        raise EntityResolutionError(event["message"])
+    return JobState(kind, event["workflow_name"], event["job_id"], dict(event["job"]))

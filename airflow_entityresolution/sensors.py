@@ -1,0 +1,122 @@
+"""Sensors that wait for an Entity Resolution job to end, in poke, reschedule or deferrable mode."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import PokeReturnValue, conf
+
+from airflow_entityresolution.hooks import EntityResolutionHook
+from airflow_entityresolution.jobs import ID_MAPPING, JobKind, state_from_event
+from airflow_entityresolution.triggers import (
+    EntityResolutionIdMappingJobCompletedTrigger,
+    EntityResolutionJobCompletedTrigger,
+)
+from airflow_entityresolution.validation import check_job_id
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
+    """
+    Wait until a job is SUCCEEDED; fail the task, with the service's reason, if it ends FAILED.
+
+    Subclasses name the kind of job in :attr:`kind` and its trigger in :attr:`trigger_class`.
+    On success the sensor's return value (XCom) is the final job description, with
+    timestamps as ISO-8601 strings.
+
+    :param workflow_name: the job's workflow. (templated)
+    :param job_id: the job's ID. (templated)
+    :param deferrable: Wait in the triggerer instead of a worker slot.
+        Defaults to ``[operators] default_deferrable``. In deferrable mode the trigger
+        polls every ``poke_interval`` seconds until ``timeout``.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region name; if not given, the connection's or boto3's default.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for the botocore client.
+    """
+
+    aws_hook_class = EntityResolutionHook
+    template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_id")
+    kind: ClassVar[JobKind]
+    trigger_class: ClassVar[type[EntityResolutionJobCompletedTrigger]]
+
+    def __init__(
+        self,
+        *,
+        workflow_name: str,
+        job_id: str,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.workflow_name = workflow_name
+        self.job_id = job_id
+        self.deferrable = deferrable
+
+    def _check_inputs(self) -> None:
+        self.kind.check_workflow_name(self.workflow_name, "workflow_name")
+        check_job_id(self.job_id)
+
+    def execute(self, context: Context) -> Any:
+        self._check_inputs()
+        if not self.deferrable:
+            return super().execute(context)
+        done = self.poke(context)
+        if done.is_done:
+            return done.xcom_value
+        self.defer(
+            trigger=self.trigger_class(
+                workflow_name=self.workflow_name,
+                job_id=self.job_id,
+                waiter_delay=self.poke_interval,
+                waiter_max_attempts=max(1, math.ceil(self.timeout / max(self.poke_interval, 1))),
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=datetime.timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        self._check_inputs()
+        state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
+        state.log(self.log)
+        state.raise_if_failed()
+        return PokeReturnValue(is_done=state.is_terminal, xcom_value=state.description)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        state = state_from_event(self.kind, event)
+        state.log(self.log)
+        state.raise_if_failed()
+        return state.description
+
+
+class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSensor):
+    """
+    Wait until an ID mapping job is SUCCEEDED; fail the task, with the service's reason, if it FAILED.
+
+    See :class:`EntityResolutionJobCompletedSensor` for the parameters. It also takes
+    every parameter of Airflow's ``BaseSensorOperator``: ``poke_interval``, ``timeout``,
+    ``mode`` (``poke`` or ``reschedule``) and ``soft_fail`` among them.
+
+    .. code-block:: python
+
+        EntityResolutionIdMappingJobCompletedSensor(
+            task_id="wait_for_job",
+            workflow_name="customer-id-mapping",
+            job_id="{{ ti.xcom_pull(task_ids='start_job') }}",
+            deferrable=True,
+        )
+    """
+
+    kind = ID_MAPPING
+    trigger_class = EntityResolutionIdMappingJobCompletedTrigger

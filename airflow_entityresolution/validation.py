@@ -1,0 +1,147 @@
+"""
+The API's input constraints, checked before any request is sent.
+
+This module is the one place that knows the patterns of Entity Resolution job
+inputs. The provider's classes call it after templates render, and the emulator
+calls it to answer ``ValidationException`` the way the service does.
+
+The service model writes the ID mapping workflow pattern as
+``[a-zA-Z_0-9-=+/]*$|^arn:...``: its first alternative has no ``^``, so a
+``re.search`` with it accepts every string. Each alternative here is matched
+in full instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+JOB_ID = re.compile(r"[a-f0-9]{32}")
+ID_MAPPING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-=+/]+")
+ID_MAPPING_WORKFLOW_ARN = re.compile(
+    r"arn:(?P<partition>aws|aws-us-gov|aws-cn):entityresolution:"
+    r"(?P<region>[a-z]{2}-[a-z]{1,10}-[0-9]):(?P<account>[0-9]{12}):"
+    r"idmappingworkflow/(?P<name>[a-zA-Z0-9_\-]{1,255})"
+)
+MATCHING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-]{1,255}")
+JOB_TYPES = ("BATCH", "INCREMENTAL", "DELETE_ONLY")
+OUTPUT_S3_PATH = re.compile(r"s3://[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9](/.*)?")
+ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/?[a-zA-Z0-9_+=,.@\-/]+")
+KMS_ARN = re.compile(r"arn:aws:kms:.*:[0-9]+:.*")
+OUTPUT_SOURCE_KEYS = {"outputS3Path", "roleArn", "KMSArn"}
+
+JOB_ID_FORM = "32 characters of 0-9 and a-f"
+ID_MAPPING_WORKFLOW_FORM = (
+    "a workflow name of letters, digits and _-=+/, or an ARN like "
+    "arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/my-workflow"
+)
+MATCHING_WORKFLOW_FORM = (
+    "1 to 255 characters of letters, digits, _ and - (matching workflows have no ARN form)"
+)
+OUTPUT_SOURCE_FORM = (
+    'a list of exactly one mapping like [{"outputS3Path": "s3://bucket/prefix", '
+    '"roleArn": "arn:aws:iam::123456789012:role/name"}], with an optional "KMSArn"'
+)
+
+
+class InvalidParameterError(ValueError):
+    """
+    A parameter breaks the API's constraints; raised before any request is sent.
+
+    :param parameter: the name of the parameter, as the user wrote it.
+    :param value: the value it had after templates rendered.
+    :param expected: the form the API accepts.
+    """
+
+    def __init__(self, parameter: str, value: Any, expected: str) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.expected = expected
+        super().__init__(f"Invalid {parameter}={value!r}: expected {expected}.")
+
+
+def _require(parameter: str, value: Any, pattern: re.Pattern[str], expected: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidParameterError(parameter, value, expected)
+    return value
+
+
+def check_job_id(value: Any, parameter: str = "job_id") -> str:
+    """Return ``value`` if it is a job ID, else raise :class:`InvalidParameterError`."""
+    return _require(parameter, value, JOB_ID, JOB_ID_FORM)
+
+
+def is_id_mapping_workflow_name(value: Any) -> bool:
+    """Tell whether ``value`` is a valid ID mapping workflow name or workflow ARN."""
+    return isinstance(value, str) and bool(
+        ID_MAPPING_WORKFLOW_NAME.fullmatch(value) or ID_MAPPING_WORKFLOW_ARN.fullmatch(value)
+    )
+
+
+def check_id_mapping_workflow_name(value: Any, parameter: str = "workflow_name") -> str:
+    """Return ``value`` if it names an ID mapping workflow (name or ARN), else raise."""
+    if not is_id_mapping_workflow_name(value):
+        raise InvalidParameterError(parameter, value, ID_MAPPING_WORKFLOW_FORM)
+    return value
+
+
+def check_matching_workflow_name(value: Any, parameter: str = "workflow_name") -> str:
+    """Return ``value`` if it names a matching workflow, else raise."""
+    return _require(parameter, value, MATCHING_WORKFLOW_NAME, MATCHING_WORKFLOW_FORM)
+
+
+def check_job_type(value: Any, parameter: str = "job_type") -> str | None:
+    """Return ``value`` if it is ``None`` or one of the API's job types, else raise."""
+    if value is not None and value not in JOB_TYPES:
+        raise InvalidParameterError(parameter, value, f"None or one of {', '.join(JOB_TYPES)}")
+    return value
+
+
+def check_output_source_config(
+    value: Any, parameter: str = "output_source_config"
+) -> list[dict[str, str]] | None:
+    """Return ``value`` as a list of one output source, ``None`` if absent, else raise."""
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 1:
+        raise InvalidParameterError(parameter, value, OUTPUT_SOURCE_FORM)
+    source = value[0]
+    if not isinstance(source, Mapping) or not set(source) <= OUTPUT_SOURCE_KEYS:
+        raise InvalidParameterError(parameter, value, OUTPUT_SOURCE_FORM)
+    _require(
+        f"{parameter}[0].outputS3Path",
+        source.get("outputS3Path"),
+        OUTPUT_S3_PATH,
+        "an S3 URI like s3://bucket/prefix",
+    )
+    role_arn = _require(
+        f"{parameter}[0].roleArn",
+        source.get("roleArn"),
+        ROLE_ARN,
+        "an IAM role ARN like arn:aws:iam::123456789012:role/name",
+    )
+    if not 32 <= len(role_arn) <= 512:
+        raise InvalidParameterError(
+            f"{parameter}[0].roleArn", role_arn, "an IAM role ARN of 32 to 512 characters"
+        )
+    if "KMSArn" in source:
+        _require(
+            f"{parameter}[0].KMSArn",
+            source["KMSArn"],
+            KMS_ARN,
+            "a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/id",
+        )
+    return [dict(source)]
+
+
+def check_waiter_settings(waiter_delay: Any, waiter_max_attempts: Any) -> None:
+    """Raise :class:`InvalidParameterError` unless the two describe a possible wait."""
+    if isinstance(waiter_delay, bool) or not isinstance(waiter_delay, int | float) or waiter_delay < 0:
+        raise InvalidParameterError("waiter_delay", waiter_delay, "a number of seconds >= 0")
+    if (
+        isinstance(waiter_max_attempts, bool)
+        or not isinstance(waiter_max_attempts, int)
+        or waiter_max_attempts < 1
+    ):
+        raise InvalidParameterError("waiter_max_attempts", waiter_max_attempts, "a whole number >= 1")

@@ -1,0 +1,46 @@
+"""
+Start an Entity Resolution ID mapping job and wait for it in the triggerer.
+
+The operator starts the job, hands the wait to the triggerer (``deferrable=True``),
+and returns the job ID. The job's final description (status, metrics, times,
+output) lands in XCom under ``job_description``, where the next task reads it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, task
+
+from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
+
+with DAG(
+    dag_id="example_entityresolution_id_mapping_job",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    tags=["example", "entityresolution"],
+) as dag:
+    start_and_wait = EntityResolutionStartIdMappingJobOperator(
+        task_id="map_customer_ids",
+        workflow_name="customer-id-mapping",
+        job_type="BATCH",
+        output_source_config=[
+            {
+                "outputS3Path": "s3://example-entity-resolution/output/{{ ds_nodash }}/",
+                "roleArn": "arn:aws:iam::123456789012:role/EntityResolutionJobRole",
+            }
+        ],
+        deferrable=True,
+        # Jobs take minutes to hours: poll every minute in production. The emulator's jobs take seconds.
+        waiter_delay=2,
+        waiter_max_attempts=60,
+    )
+
+    @task
+    def report(job_id: str, ti=None) -> dict:
+        job = ti.xcom_pull(task_ids="map_customer_ids", key="job_description")
+        print(f"Job {job_id} ended {job['status']} with metrics {job.get('metrics')}")
+        return job.get("metrics", {})
+
+    report(start_and_wait.output)

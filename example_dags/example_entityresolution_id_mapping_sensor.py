@@ -1,0 +1,46 @@
+"""
+Wait, with a sensor, for an ID mapping job that another task (or system) started.
+
+The first task starts a job without waiting for it and returns its ID. The sensor
+takes that ID through a template and waits for the job in the triggerer; its own
+return value is the final job description.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, task
+
+from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
+from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
+
+with DAG(
+    dag_id="example_entityresolution_id_mapping_sensor",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    tags=["example", "entityresolution"],
+) as dag:
+    start = EntityResolutionStartIdMappingJobOperator(
+        task_id="start_job",
+        workflow_name="supplier-id-mapping",
+        wait_for_completion=False,
+    )
+
+    wait = EntityResolutionIdMappingJobCompletedSensor(
+        task_id="wait_for_job",
+        workflow_name="supplier-id-mapping",
+        job_id="{{ ti.xcom_pull(task_ids='start_job') }}",
+        deferrable=True,
+        poke_interval=2,
+        timeout=600,
+    )
+
+    @task
+    def report(job: dict) -> int:
+        print(f"Job {job['jobId']} ended {job['status']}; records mapped: {job['metrics']}")
+        return job["metrics"].get("totalMappedRecords", 0)
+
+    start >> wait
+    report(wait.output)

@@ -1,0 +1,69 @@
+"""Each example DAG, parsed from its file by Airflow and run with dag.test() against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO, task_states, xcom_value
+
+from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator
+
+EXAMPLES = REPO / "example_dags"
+SCENARIO = json.loads((EXAMPLES / "emulator_scenario.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def example_dags(airflow_db):
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    bag = BundleDagBag(dag_folder=str(EXAMPLES), bundle_path=str(EXAMPLES), bundle_name="examples")
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture
+def scenario_emulator(monkeypatch, entity_resolution_emulator):
+    """The emulator scripted with the examples' own scenario, behind the ``aws_default`` connection."""
+    with EmulatorServer(EntityResolutionEmulator.from_scenario(SCENARIO)) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", server.emulator.airflow_connection())
+        yield server.emulator
+
+
+def test_every_example_is_a_dag(example_dags):
+    assert set(example_dags) == {
+        "example_entityresolution_id_mapping_job",
+        "example_entityresolution_id_mapping_sensor",
+        "example_entityresolution_failed_job",
+    }
+
+
+def test_start_and_wait_deferrably(run_dag, example_dags, scenario_emulator):
+    dag_run = run_dag(example_dags["example_entityresolution_id_mapping_job"])
+    assert task_states(dag_run) == {"map_customer_ids": "success", "report": "success"}
+    [job] = scenario_emulator.jobs()
+    assert job.status == "SUCCEEDED"
+    assert job.output_source_config[0]["outputS3Path"].startswith("s3://example-entity-resolution/output/")
+    expected = SCENARIO["id_mapping_workflows"]["customer-id-mapping"]["metrics"]
+    assert xcom_value(dag_run, "report") == expected
+
+
+def test_sensor_on_an_existing_job(run_dag, example_dags, scenario_emulator):
+    dag_run = run_dag(example_dags["example_entityresolution_id_mapping_sensor"])
+    assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success", "report": "success"}
+    [job] = scenario_emulator.jobs()
+    assert xcom_value(dag_run, "wait_for_job")["jobId"] == job.job_id == xcom_value(dag_run, "start_job")
+    assert xcom_value(dag_run, "report") == 8100
+
+
+def test_failed_job_shows_the_service_message(run_dag, example_dags, scenario_emulator, capfd):
+    dag_run = run_dag(example_dags["example_entityresolution_failed_job"])
+    assert task_states(dag_run) == {"map_order_ids": "failed"}
+    [job] = scenario_emulator.jobs()
+    message = SCENARIO["id_mapping_workflows"]["orders-id-mapping"]["error_message"]
+    assert job.status == "FAILED"
+    log = capfd.readouterr().out
+    assert (
+        f"Entity Resolution ID mapping job {job.job_id} of workflow 'orders-id-mapping' FAILED: {message}"
+        in log
+    )

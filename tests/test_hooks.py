@@ -1,0 +1,213 @@
+"""EntityResolutionHook through the stock boto3 and aiobotocore clients, over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from conftest import FAILURE_MESSAGE
+
+from airflow_entityresolution.emulator import Fault, JobScript
+from airflow_entityresolution.errors import (
+    EntityResolutionRequestError,
+    EntityResolutionWaitTimeoutError,
+    ErrorKind,
+)
+from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.jobs import ID_MAPPING
+from airflow_entityresolution.validation import InvalidParameterError
+
+WORKFLOW = "customer-id-mapping"
+ROLE = "arn:aws:iam::123456789012:role/EntityResolutionJobRole"
+FAST_RETRIES = {"retries": {"mode": "standard", "max_attempts": 3}}
+
+
+@pytest.fixture
+def emulator(entity_resolution_emulator):
+    entity_resolution_emulator.add_id_mapping_workflow(
+        WORKFLOW, JobScript.succeeded({"inputRecords": 10, "totalMappedRecords": 9}, running_seconds=0.3)
+    )
+    entity_resolution_emulator.add_id_mapping_workflow(
+        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=0.2)
+    )
+    return entity_resolution_emulator
+
+
+@pytest.fixture
+def hook(emulator):
+    return EntityResolutionHook(aws_conn_id="aws_default", config=FAST_RETRIES)
+
+
+def test_the_connection_extra_points_the_client_at_the_emulator(hook, emulator):
+    assert hook.conn.meta.endpoint_url == emulator.endpoint_url
+    assert hook.conn.meta.region_name == "us-east-1"
+
+
+def test_start_then_get_returns_plain_json_without_response_metadata(hook, emulator):
+    job_id = hook.start_id_mapping_job(
+        WORKFLOW,
+        job_type="BATCH",
+        output_source_config=[{"outputS3Path": "s3://bucket-out/x/", "roleArn": ROLE}],
+    )
+    job = hook.get_id_mapping_job(WORKFLOW, job_id)
+    assert job["jobId"] == job_id
+    assert job["status"] in {"QUEUED", "RUNNING"}
+    assert job["jobType"] == "BATCH"
+    assert job["outputSourceConfig"] == [{"outputS3Path": "s3://bucket-out/x/", "roleArn": ROLE}]
+    assert "ResponseMetadata" not in job
+    assert isinstance(job["startTime"], str) and "T" in job["startTime"]
+    json.dumps(job)
+    assert emulator.count("StartIdMappingJob") == 1
+
+
+def test_a_workflow_arn_works_like_its_name(hook, emulator):
+    arn = f"arn:aws:entityresolution:us-east-1:{emulator.account_id}:idmappingworkflow/{WORKFLOW}"
+    job_id = hook.start_id_mapping_job(arn)
+    assert hook.get_id_mapping_job(arn, job_id)["jobId"] == job_id
+
+
+def test_wait_for_job_returns_the_final_state_and_logs_each_poll(hook, capfd):
+    job_id = hook.start_id_mapping_job(WORKFLOW)
+    state = hook.wait_for_job(ID_MAPPING, WORKFLOW, job_id, waiter_delay=0.1, waiter_max_attempts=50)
+    assert state.succeeded
+    assert state.metrics == {"inputRecords": 10, "totalMappedRecords": 9}
+    assert state.description["endTime"]
+    log = capfd.readouterr().out
+    polls = [
+        line for line in log.splitlines() if f"job {job_id} of workflow 'customer-id-mapping' is" in line
+    ]
+    assert len(polls) >= 2
+    assert "is SUCCEEDED" in polls[-1]
+    assert "metrics: {'inputRecords': 10, 'totalMappedRecords': 9}" in log
+
+
+def test_wait_for_job_gives_up_after_max_attempts_naming_the_last_status(hook, emulator):
+    emulator.add_id_mapping_workflow("forever", JobScript.never_finishing())
+    job_id = hook.start_id_mapping_job("forever")
+    with pytest.raises(
+        EntityResolutionWaitTimeoutError, match=r"after 3 polls 0\.05s apart; last status seen: RUNNING"
+    ):
+        hook.wait_for_job(ID_MAPPING, "forever", job_id, waiter_delay=0.05, waiter_max_attempts=3)
+    assert emulator.count("GetIdMappingJob") == 3
+
+
+def test_list_id_mapping_jobs(hook, emulator):
+    emulator.concurrency = "unlimited"
+    started = {hook.start_id_mapping_job(WORKFLOW) for _ in range(3)}
+    assert {job["jobId"] for job in hook.list_id_mapping_jobs(WORKFLOW)} == started
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda h: h.get_id_mapping_job("bad name", "0" * 32), "workflow_name"),
+        (lambda h: h.get_id_mapping_job(WORKFLOW, "not-a-job-id"), "job_id"),
+        (lambda h: h.start_id_mapping_job(WORKFLOW, job_type="FULL"), "job_type"),
+        (
+            lambda h: h.start_id_mapping_job(WORKFLOW, output_source_config=[{}]),
+            "output_source_config[0].outputS3Path",
+        ),
+        (lambda h: h.list_id_mapping_jobs(""), "workflow_name"),
+    ],
+)
+def test_bad_input_fails_before_any_request(hook, emulator, call, parameter):
+    with pytest.raises(InvalidParameterError) as info:
+        call(hook)
+    assert info.value.parameter == parameter
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (Fault.access_denied(), "AccessDeniedException"),
+        (Fault.not_found(), "ResourceNotFoundException"),
+        (Fault(kind="not_found", message="Job abc not found"), "ResourceNotFoundException"),
+    ],
+)
+def test_permanent_errors_fail_at_once_with_the_service_message(hook, emulator, fault, code):
+    job_id = hook.start_id_mapping_job(WORKFLOW)
+    emulator.inject(fault)
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_id_mapping_job(WORKFLOW, job_id)
+    assert info.value.code == code
+    assert info.value.kind is ErrorKind.PERMANENT
+    recorded = emulator.requests[-1]
+    assert recorded.error_code == code
+    assert f"{code}: " in str(info.value)
+    assert job_id in str(info.value)
+    assert emulator.count("GetIdMappingJob") == 1, "a permanent error is not retried"
+
+
+def test_a_validation_exception_from_the_service_surfaces_its_message(hook, emulator):
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_id_mapping_job("unknown-workflow", "0" * 32)
+    assert info.value.code == "ResourceNotFoundException"
+    assert "unknown-workflow" in info.value.service_message
+
+
+@pytest.mark.parametrize("fault", [Fault.throttle, Fault.server_error])
+def test_transient_errors_within_the_retry_budget_are_retried_by_botocore(hook, emulator, fault):
+    job_id = hook.start_id_mapping_job(WORKFLOW)
+    emulator.inject(fault(count=2, operation="GetIdMappingJob"))
+    assert hook.get_id_mapping_job(WORKFLOW, job_id)["jobId"] == job_id
+    assert emulator.count("GetIdMappingJob") == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [(Fault.throttle, "ThrottlingException"), (Fault.server_error, "InternalServerException")],
+)
+def test_transient_errors_past_the_retry_budget_fail_with_a_clear_message(hook, emulator, fault, code):
+    job_id = hook.start_id_mapping_job(WORKFLOW)
+    emulator.inject(fault(count=None, operation="GetIdMappingJob"))
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_id_mapping_job(WORKFLOW, job_id)
+    assert info.value.kind is ErrorKind.TRANSIENT
+    assert f"{code}: " in str(info.value)
+    # botocore's max_attempts counts retries: 3 of them after the first try.
+    assert "still failing after 4 attempts" in str(info.value)
+    assert emulator.count("GetIdMappingJob") == 4
+
+
+def test_default_retries_apply_unless_the_user_sets_them(emulator):
+    assert EntityResolutionHook().config.retries == {"mode": "standard", "max_attempts": 10}
+    assert EntityResolutionHook(
+        config={"retries": {"max_attempts": 2, "mode": "adaptive"}}
+    ).config.retries == {
+        "max_attempts": 2,
+        "mode": "adaptive",
+    }
+    assert EntityResolutionHook(config={"read_timeout": 5}).config.read_timeout == 5
+
+
+async def test_async_waits_share_one_client_and_close_it_after_the_last(hook, emulator):
+    emulator.concurrency = "unlimited"
+    job_ids = [hook.start_id_mapping_job(WORKFLOW) for _ in range(5)]
+    clients = set()
+
+    async def wait(job_id):
+        async with hook.shared_async_client() as client:
+            clients.add(id(client))
+            assert len(shared_async_clients) == 1
+            return await hook.async_wait_for_job(
+                ID_MAPPING, WORKFLOW, job_id, waiter_delay=0.1, waiter_max_attempts=50
+            )
+
+    states = await asyncio.gather(*(wait(job_id) for job_id in job_ids))
+    assert [s.status for s in states] == ["SUCCEEDED"] * 5
+    assert len(clients) == 1
+    assert len(shared_async_clients) == 0
+
+
+async def test_async_errors_are_classified_like_sync_ones(hook, emulator):
+    job_id = hook.start_id_mapping_job("failing")
+    emulator.inject(Fault.access_denied(operation="GetIdMappingJob"))
+    with pytest.raises(EntityResolutionRequestError) as info:
+        await hook.async_wait_for_job(ID_MAPPING, "failing", job_id, waiter_delay=0.1, waiter_max_attempts=5)
+    assert info.value.code == "AccessDeniedException"
+    state = await hook.async_wait_for_job(
+        ID_MAPPING, "failing", job_id, waiter_delay=0.1, waiter_max_attempts=50
+    )
+    assert state.failed and state.error_message == FAILURE_MESSAGE

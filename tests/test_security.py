@@ -1,0 +1,98 @@
+"""Secrets in the AWS connection never reach the logs, XCom or the serialized trigger."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from airflow.sdk import DAG
+from conftest import task_states
+
+from airflow_entityresolution.emulator import JobScript
+from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
+from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
+
+ACCESS_KEY = "AKIAEXAMPLEACCESSKEY7"
+SECRET_KEY = "wJalrXUtnFEMI-secret-key-that-must-not-leak"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE-session-token-that-must-not-leak"
+SECRETS = (SECRET_KEY, SESSION_TOKEN)
+
+
+@pytest.fixture
+def secret_connection(entity_resolution_emulator, monkeypatch):
+    entity_resolution_emulator.add_id_mapping_workflow(
+        "wf", JobScript.succeeded({"inputRecords": 1}, running_seconds=0.4)
+    )
+    connection = {
+        "conn_type": "aws",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "extra": {
+            "aws_session_token": SESSION_TOKEN,
+            "region_name": "us-east-1",
+            "endpoint_url": entity_resolution_emulator.endpoint_url,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    return entity_resolution_emulator
+
+
+def trigger_kwargs_in_db(dag_run) -> list[dict]:
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [dict(trigger.kwargs) for trigger in session.query(Trigger).all()]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param({"deferrable": False}, id="operator-blocking"),
+        pytest.param({"deferrable": True}, id="operator-deferrable"),
+        pytest.param({"sensor": True, "mode": "poke"}, id="sensor-poke"),
+        pytest.param({"sensor": True, "mode": "reschedule"}, id="sensor-reschedule"),
+        pytest.param({"sensor": True, "deferrable": True}, id="sensor-deferrable"),
+    ],
+)
+def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, capfd, mode):
+    mode = dict(mode)
+    as_sensor = mode.pop("sensor", False)
+    dag_id = "secrets_" + "_".join(f"{k}_{v}" for k, v in mode.items()) + ("_sensor" if as_sensor else "")
+    with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
+        start = EntityResolutionStartIdMappingJobOperator(
+            task_id="start",
+            workflow_name="wf",
+            wait_for_completion=not as_sensor,
+            waiter_delay=0.2,
+            **({} if as_sensor else mode),
+        )
+        if as_sensor:
+            start >> EntityResolutionIdMappingJobCompletedSensor(
+                task_id="wait",
+                workflow_name="wf",
+                job_id="{{ ti.xcom_pull(task_ids='start') }}",
+                poke_interval=0.2,
+                timeout=60,
+                **mode,
+            )
+    dag_run = run_dag(dag)
+    assert set(task_states(dag_run).values()) == {"success"}
+    log = capfd.readouterr()
+    assert "ID mapping job" in log.out, "the task log was captured"
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        xcoms = json.dumps([row.value for row in session.query(XComModel).filter_by(run_id=dag_run.run_id)])
+    stored = trigger_kwargs_in_db(dag_run)
+    if mode.get("deferrable"):
+        assert any(kwargs.get("workflow_name") == "wf" for kwargs in stored), (
+            "the deferred wait's trigger is stored"
+        )
+    stored_triggers = json.dumps(stored, default=str)
+    for secret in SECRETS:
+        assert secret not in log.out + log.err
+        assert secret not in xcoms
+        assert secret not in stored_triggers

@@ -1,0 +1,131 @@
+"""EntityResolutionIdMappingJobCompletedSensor in poke, reschedule and deferrable mode, through dag.test()."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from airflow.sdk import DAG
+from conftest import FAILURE_MESSAGE, task_states, xcom_value
+
+from airflow_entityresolution.emulator import Fault, JobScript
+from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionRequestError
+from airflow_entityresolution.hooks import EntityResolutionHook
+from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
+from airflow_entityresolution.validation import InvalidParameterError
+
+WORKFLOW = "customer-id-mapping"
+METRICS = {"inputRecords": 100, "totalRecordsProcessed": 100, "totalMappedRecords": 97}
+MODES = [
+    pytest.param({"mode": "poke"}, id="poke"),
+    pytest.param({"mode": "reschedule"}, id="reschedule"),
+    pytest.param({"deferrable": True}, id="deferrable"),
+]
+
+
+@pytest.fixture
+def emulator(entity_resolution_emulator):
+    # Long enough that the sensor sees the job RUNNING before it ends, however slowly dag.test() starts.
+    entity_resolution_emulator.add_id_mapping_workflow(
+        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=3)
+    )
+    entity_resolution_emulator.add_id_mapping_workflow(
+        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=3)
+    )
+    return entity_resolution_emulator
+
+
+def sensor_dag(dag_id: str, workflow_name: str, job_id: str, failures=None, **sensor_kwargs) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
+        EntityResolutionIdMappingJobCompletedSensor(
+            task_id="wait",
+            workflow_name=workflow_name,
+            job_id=job_id,
+            poke_interval=0.3,
+            timeout=60,
+            retries=0,
+            on_failure_callback=failures,
+            **sensor_kwargs,
+        )
+    return dag
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emulator, mode):
+    job_id = EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+    dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", WORKFLOW, job_id, **mode))
+    assert task_states(dag_run) == {"wait": "success"}
+    description = xcom_value(dag_run, "wait")
+    assert (description["jobId"], description["status"], description["metrics"]) == (
+        job_id,
+        "SUCCEEDED",
+        METRICS,
+    )
+    assert emulator.count("GetIdMappingJob") >= 2, "the sensor waited through QUEUED/RUNNING polls"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_job_fails_the_sensor_with_the_service_message(run_dag, emulator, failures, mode):
+    job_id = EntityResolutionHook().start_id_mapping_job("failing")
+    dag_run = run_dag(
+        sensor_dag(f"sensor_failed_{next(iter(mode.values()))}", "failing", job_id, failures, **mode)
+    )
+    assert task_states(dag_run) == {"wait": "failed"}
+    error = failures.exceptions["wait"]
+    assert isinstance(error, EntityResolutionJobFailedError)
+    assert FAILURE_MESSAGE in str(error) and job_id in str(error) and "'failing'" in str(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_missing_job_fails_the_sensor_with_the_service_message(run_dag, emulator, failures, mode):
+    emulator.inject(Fault.not_found(operation="GetIdMappingJob", message="Job 0000 does not exist"))
+    dag_run = run_dag(
+        sensor_dag(f"sensor_404_{next(iter(mode.values()))}", WORKFLOW, "0" * 32, failures, **mode)
+    )
+    assert task_states(dag_run) == {"wait": "failed"}
+    error = failures.exceptions["wait"]
+    assert "ResourceNotFoundException: Job 0000 does not exist" in str(error)
+    if "deferrable" not in mode:
+        assert isinstance(error, EntityResolutionRequestError)
+
+
+def test_the_job_id_is_templated_from_an_upstream_xcom(run_dag, emulator):
+    from airflow.sdk import task
+
+    with DAG(
+        "sensor_templated",
+        schedule=None,
+        start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    ) as dag:
+
+        @task
+        def start_job() -> str:
+            return EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+
+        start_job() >> EntityResolutionIdMappingJobCompletedSensor(
+            task_id="wait",
+            workflow_name=WORKFLOW,
+            job_id="{{ ti.xcom_pull(task_ids='start_job') }}",
+            poke_interval=0.3,
+            timeout=60,
+            deferrable=True,
+        )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start_job": "success", "wait": "success"}
+    assert xcom_value(dag_run, "wait")["jobId"] == xcom_value(dag_run, "start_job")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_job_id_that_renders_empty_fails_before_any_request(run_dag, emulator, failures, mode):
+    dag = sensor_dag(
+        f"sensor_bad_{next(iter(mode.values()))}",
+        WORKFLOW,
+        "{{ params.get('job_id', '') }}",
+        failures,
+        **mode,
+    )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"wait": "failed"}
+    error = failures.exceptions["wait"]
+    assert isinstance(error, InvalidParameterError) and error.parameter == "job_id"
+    assert emulator.requests == []

@@ -1,0 +1,133 @@
+"""The real trigger coroutine against the emulator: exactly one plain-JSON event per wait."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FAILURE_MESSAGE
+
+from airflow_entityresolution.emulator import Fault, JobScript
+from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
+
+WORKFLOW = "customer-id-mapping"
+METRICS = {"inputRecords": 10, "totalRecordsProcessed": 10, "totalMappedRecords": 8}
+
+
+@pytest.fixture
+def emulator(entity_resolution_emulator):
+    entity_resolution_emulator.add_id_mapping_workflow(
+        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=0.3)
+    )
+    entity_resolution_emulator.add_id_mapping_workflow(
+        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=0.2)
+    )
+    entity_resolution_emulator.add_id_mapping_workflow("forever", JobScript.never_finishing())
+    return entity_resolution_emulator
+
+
+def start(workflow: str) -> str:
+    return EntityResolutionHook().start_id_mapping_job(workflow)
+
+
+def trigger(workflow: str, job_id: str, **kwargs) -> EntityResolutionIdMappingJobCompletedTrigger:
+    settings = {
+        "waiter_delay": 0.1,
+        "waiter_max_attempts": 100,
+        "botocore_config": {"retries": {"max_attempts": 3}},
+    }
+    return EntityResolutionIdMappingJobCompletedTrigger(workflow, job_id, **{**settings, **kwargs})
+
+
+async def events_of(trigger_: EntityResolutionIdMappingJobCompletedTrigger) -> list[dict]:
+    events = [event.payload async for event in trigger_.run()]
+    # The payload must survive the trip to the metadata DB and back as it is.
+    assert [json.loads(json.dumps(e)) for e in events] == events
+    return events
+
+
+def test_serialize_round_trips_and_holds_no_secret(emulator):
+    original = trigger(WORKFLOW, "0" * 32, region_name="eu-west-1", verify=False)
+    classpath, kwargs = original.serialize()
+    assert classpath == "airflow_entityresolution.triggers.EntityResolutionIdMappingJobCompletedTrigger"
+    assert EntityResolutionIdMappingJobCompletedTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert set(kwargs) == {
+        "workflow_name", "job_id", "waiter_delay", "waiter_max_attempts",
+        "aws_conn_id", "region_name", "verify", "botocore_config",
+    }  # fmt: skip
+    assert "testing" not in json.dumps(kwargs), "the connection's credentials never travel with the trigger"
+
+
+async def test_a_succeeded_job_yields_one_success_event_with_the_final_description(emulator):
+    job_id = start(WORKFLOW)
+    events = await events_of(trigger(WORKFLOW, job_id))
+    assert len(events) == 1
+    event = events[0]
+    assert event["outcome"] == "succeeded"
+    assert (event["workflow_name"], event["job_id"], event["message"]) == (WORKFLOW, job_id, None)
+    assert event["job"]["status"] == "SUCCEEDED"
+    assert event["job"]["metrics"] == METRICS
+    assert isinstance(event["job"]["endTime"], str)
+    assert len(shared_async_clients) == 0, "the shared client is closed after the last wait"
+
+
+async def test_a_failed_job_yields_one_failure_event_with_the_service_message(emulator):
+    job_id = start("failing")
+    [event] = await events_of(trigger("failing", job_id))
+    assert event["outcome"] == "failed"
+    assert event["message"] == FAILURE_MESSAGE
+    assert event["job"]["errorDetails"] == {"errorMessage": FAILURE_MESSAGE}
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [(Fault.access_denied, "AccessDeniedException"), (Fault.not_found, "ResourceNotFoundException")],
+)
+async def test_a_permanent_error_ends_the_wait_with_one_error_event(emulator, fault, code):
+    job_id = start(WORKFLOW)
+    emulator.inject(fault(operation="GetIdMappingJob"))
+    [event] = await events_of(trigger(WORKFLOW, job_id))
+    assert event["outcome"] == "error"
+    assert code in event["message"] and job_id in event["message"]
+    assert emulator.count("GetIdMappingJob") == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.throttle, Fault.server_error])
+async def test_throttled_and_failed_polls_are_retried_and_the_wait_goes_on(emulator, fault):
+    job_id = start(WORKFLOW)
+    emulator.inject(fault(count=2, operation="GetIdMappingJob"))
+    [event] = await events_of(trigger(WORKFLOW, job_id, waiter_max_attempts=100))
+    assert event["outcome"] == "succeeded"
+    assert sum(r.fault is not None for r in emulator.requests) == 2
+
+
+async def test_throttling_past_the_retry_budget_ends_with_a_clear_error(emulator):
+    job_id = start(WORKFLOW)
+    emulator.inject(Fault.throttle(count=None, operation="GetIdMappingJob"))
+    [event] = await events_of(trigger(WORKFLOW, job_id))
+    assert event["outcome"] == "error"
+    assert "ThrottlingException" in event["message"]
+    assert "still failing after 4 attempts" in event["message"]
+
+
+async def test_a_job_that_never_ends_times_out_naming_the_last_status(emulator):
+    job_id = start("forever")
+    [event] = await events_of(trigger("forever", job_id, waiter_delay=0.05, waiter_max_attempts=4))
+    assert event["outcome"] == "error"
+    assert "after 4 polls" in event["message"]
+    assert "last status seen: RUNNING" in event["message"]
+
+
+async def test_an_unlisted_status_keeps_the_wait_going(emulator):
+    job_id = start(WORKFLOW)
+    emulator.inject(Fault.status_override("PAUSED", count=2, operation="GetIdMappingJob"))
+    [event] = await events_of(trigger(WORKFLOW, job_id))
+    assert event["outcome"] == "succeeded"
+
+
+async def test_bad_input_yields_an_error_event_without_a_request(emulator):
+    [event] = await events_of(trigger(WORKFLOW, "None"))
+    assert event["outcome"] == "error"
+    assert "Invalid job_id='None'" in event["message"]
+    assert emulator.requests == []
