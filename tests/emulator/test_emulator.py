@@ -920,7 +920,7 @@ def _call_for(client: Any, operation: str, id_mapping_job: str, matching_job: st
 
 def test_emulated_metrics_are_the_model_members() -> None:
     for kind in JOB_KINDS:
-        shape = SERVICE_MODEL.operation_model(f"Get{kind.label}Job").output_shape.members["metrics"]
+        shape = SERVICE_MODEL.operation_model(kind.get_operation).output_shape.members["metrics"]
         assert kind.metric_names == set(shape.members)
 
 
