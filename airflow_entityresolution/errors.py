@@ -14,6 +14,7 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -159,6 +160,40 @@ class EntityResolutionJobFailedError(EntityResolutionError):
         reason = error_message if error_message else "the service gave no errorDetails.errorMessage"
         super().__init__(
             f"Entity Resolution {kind_label} job {job_id} of workflow {workflow_name!r} FAILED: {reason}"
+        )
+
+
+class EntityResolutionWorkflowBusyError(EntityResolutionError):
+    """
+    The service refused a start because a job is already running; the message names it.
+
+    :param workflow_name: the workflow whose start was refused.
+    :param running_job: the summary of this workflow's unfinished job, if it has one.
+    :param cause: the refusal, a ``ConflictException`` or ``ExceedsLimitException``.
+    :param tries: how many starts the service has refused so far.
+    """
+
+    def __init__(
+        self,
+        *,
+        workflow_name: str,
+        running_job: dict[str, Any] | None,
+        cause: EntityResolutionRequestError,
+        tries: int,
+    ) -> None:
+        self.workflow_name = workflow_name
+        self.running_job = running_job
+        self.tries = tries
+        if running_job:
+            holder = (
+                f"job {running_job.get('jobId')} of this workflow is {running_job.get('status')}"
+                f" (started {running_job.get('startTime')})"
+            )
+        else:
+            holder = "no job of this workflow is running, so another workflow's job holds the account's quota"
+        super().__init__(
+            f"Workflow {workflow_name!r} is busy after {tries} start(s): {cause.code}: "
+            f"{cause.service_message}; {holder}"
         )
 
 

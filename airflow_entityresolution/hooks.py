@@ -190,17 +190,31 @@ class EntityResolutionHook(AwsBaseHook):
         with translated_errors(ID_MAPPING.start_operation, workflow_name):
             return self.conn.start_id_mapping_job(**request)["jobId"]
 
+    def list_jobs(self, kind: JobKind, workflow_name: str) -> list[dict[str, Any]]:
+        """Return the summaries of every job of a workflow, newest first, as plain JSON."""
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        paginator = self.conn.get_paginator(_method(kind.list_operation))
+        with translated_errors(kind.list_operation, workflow_name):
+            pages = list(paginator.paginate(workflowName=workflow_name))
+        return [job_description(job) for page in pages for job in page.get("jobs", [])]
+
     def list_id_mapping_jobs(self, workflow_name: str) -> list[dict[str, Any]]:
         """
         Return the summaries of every job of an ID mapping workflow, as plain JSON.
 
         :param workflow_name: the ID mapping workflow's name or ARN.
         """
-        validation.check_id_mapping_workflow_name(workflow_name)
-        paginator = self.conn.get_paginator("list_id_mapping_jobs")
-        with translated_errors("ListIdMappingJobs", workflow_name):
-            pages = list(paginator.paginate(workflowName=workflow_name))
-        return [job_description(job) for page in pages for job in page.get("jobs", [])]
+        return self.list_jobs(ID_MAPPING, workflow_name)
+
+    def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> dict[str, Any] | None:
+        """Return the summary of the workflow's newest job that has not ended, if any."""
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        with translated_errors(kind.list_operation, workflow_name):
+            response = getattr(self.conn, _method(kind.list_operation))(workflowName=workflow_name)
+        for summary in response.get("jobs", []):
+            if not JobState(kind, workflow_name, summary["jobId"], summary).is_terminal:
+                return job_description(summary)
+        return None
 
     # Asynchronous API, for triggers in the triggerer's event loop.
 

@@ -218,7 +218,9 @@ class JobState:
         )
         if self.metrics:
             log.info("Job %s metrics: %s", self.job_id, self.metrics)
-        if not self.is_known_status:
+        if not self.status:
+            log.warning("The service's answer carried no status; polling again")
+        elif not self.is_known_status:
             log.warning(
                 "Status %r is not one the API lists (%s); still waiting for SUCCEEDED or FAILED",
                 self.status,

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
+from airflow.providers.common.compat.sdk import Variable, conf
 
 from airflow_entityresolution import validation
+from airflow_entityresolution.errors import (
+    EntityResolutionRequestError,
+    EntityResolutionWorkflowBusyError,
+    ErrorKind,
+)
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING, JobState, state_from_event
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
@@ -20,6 +27,55 @@ if TYPE_CHECKING:
 
 JOB_DESCRIPTION_XCOM_KEY = "job_description"
 """The XCom key under which the operators push the final job description."""
+
+WhenBusy = Literal["wait", "fail"]
+WHEN_BUSY_CHOICES: tuple[str, ...] = ("wait", "fail")
+
+
+class StartedJobRecord:
+    """
+    The job an earlier try of a task started, kept in an Airflow Variable until the task finishes.
+
+    A try can die after StartIdMappingJob returned: its worker is killed, or the task is
+    cleared while deferred. The next try must wait for that job rather than start another,
+    because the account runs one job at a time. XComs cannot carry the job ID across tries
+    (Airflow clears a task's XComs when a new try starts), so the record lives in a Variable
+    keyed by the task instance, and is deleted once the job's outcome is known.
+
+    :param key: the Variable's key.
+    """
+
+    PREFIX = "entityresolution-started-job-"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    @classmethod
+    def for_task(cls, context: Context) -> StartedJobRecord:
+        ti = context["ti"]
+        identity = "\x1f".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index)))
+        return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40])
+
+    def load(self) -> dict[str, str] | None:
+        return Variable.get(self.key, default=None, deserialize_json=True)
+
+    def save(self, context: Context, workflow_name: str, job_id: str) -> None:
+        ti = context["ti"]
+        value = {
+            "workflow_name": workflow_name,
+            "job_id": job_id,
+            "task": f"{ti.dag_id}.{ti.task_id}/{ti.run_id}",
+        }
+        Variable.set(
+            self.key,
+            value,
+            description="Entity Resolution job started by this task; removed when the task finishes.",
+            serialize_json=True,
+        )
+
+    def clear(self) -> None:
+        if self.load() is not None:
+            Variable.delete(self.key)
 
 
 class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolutionHook]):
@@ -31,6 +87,11 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
     job ends FAILED, the task fails with the service's ``errorDetails.errorMessage``,
     the job ID and the workflow name.
 
+    A job is never started twice for one task instance: if an earlier try started a job
+    and died before its outcome was known, the next try waits for that job instead (see
+    :class:`StartedJobRecord`). The account runs one job at a time; ``when_busy`` says what
+    a start that the service refuses as busy does.
+
     :param workflow_name: the ID mapping workflow's name or ARN. (templated)
     :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the workflow's default if
         ``None``. (templated)
@@ -39,8 +100,14 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         the workflow's own if ``None``. (templated)
     :param wait_for_completion: Wait for the job to end. If ``False`` the task ends once
         the job has started.
-    :param waiter_delay: Seconds between polls while waiting.
-    :param waiter_max_attempts: The number of polls before the wait gives up.
+    :param waiter_delay: Seconds between polls while waiting, and between start attempts
+        while the workflow is busy.
+    :param waiter_max_attempts: The number of polls before a wait gives up.
+    :param when_busy: What to do when the service refuses the start because a job is already
+        running (``ConflictException`` or ``ExceedsLimitException``): ``"wait"`` (the default)
+        tries again every ``waiter_delay`` seconds, deferred when ``deferrable``, until the
+        start succeeds or ``waiter_max_attempts`` tries pass; ``"fail"`` fails the task at
+        once with a message naming the running job.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         Defaults to ``[operators] default_deferrable``.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -62,6 +129,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         wait_for_completion: bool = True,
         waiter_delay: float = 60,
         waiter_max_attempts: int = 720,
+        when_busy: WhenBusy = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -72,6 +140,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.when_busy = when_busy
         self.deferrable = deferrable
 
     def _check_inputs(self) -> None:
@@ -79,18 +148,22 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         validation.check_job_type(self.job_type)
         validation.check_output_source_config(self.output_source_config)
         validation.check_waiter_settings(self.waiter_delay, self.waiter_max_attempts)
+        if self.when_busy not in WHEN_BUSY_CHOICES:
+            raise validation.InvalidParameterError("when_busy", self.when_busy, "'wait' or 'fail'")
 
     def execute(self, context: Context) -> str:
+        return self.execute_when_free(context)
+
+    def execute_when_free(self, context: Context, event: Any = None, busy_tries: int = 0) -> str:
+        """Start the job (or take over the one an earlier try started), then wait as configured."""
         self._check_inputs()
-        job_id = self.hook.start_id_mapping_job(
-            workflow_name=self.workflow_name,
-            job_type=self.job_type,
-            output_source_config=self.output_source_config,
-        )
-        self.log.info(
-            "Started Entity Resolution ID mapping job %s of workflow %r", job_id, self.workflow_name
-        )
+        record = StartedJobRecord.for_task(context)
+        earlier = self._earlier_try_job(record)
+        if earlier is not None and earlier.is_terminal:
+            return self._finish(context, record, earlier)
+        job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
         if not self.wait_for_completion:
+            record.clear()
             return job_id
         if self.deferrable:
             self.defer(
@@ -116,14 +189,73 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
             waiter_max_attempts=self.waiter_max_attempts,
             log=self.log,
         )
-        return self._finish(context, state)
+        return self._finish(context, record, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         state = state_from_event(ID_MAPPING, event)
         state.log(self.log)
-        return self._finish(context, state)
+        return self._finish(context, StartedJobRecord.for_task(context), state)
 
-    def _finish(self, context: Context, state: JobState) -> str:
+    def _earlier_try_job(self, record: StartedJobRecord) -> JobState | None:
+        """The job an earlier try started, if it is still running or ended SUCCEEDED."""
+        started = record.load()
+        if not started or started.get("workflow_name") != self.workflow_name:
+            return None
+        state = self.hook.describe_job(ID_MAPPING, self.workflow_name, started["job_id"])
+        if state.failed:
+            self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
+            return None
+        self.log.info(
+            "Job %s that an earlier try started is %s: taking it over instead of starting another",
+            state.job_id,
+            state.status,
+        )
+        return state
+
+    def _start(self, context: Context, record: StartedJobRecord, busy_tries: int) -> str:
+        while True:
+            try:
+                job_id = self.hook.start_id_mapping_job(
+                    workflow_name=self.workflow_name,
+                    job_type=self.job_type,
+                    output_source_config=self.output_source_config,
+                )
+            except EntityResolutionRequestError as error:
+                if error.kind is not ErrorKind.BUSY:
+                    raise
+                busy_tries += 1
+                self._fail_or_log_busy(error, busy_tries)
+                if self.deferrable:
+                    self._defer_start(busy_tries)
+                time.sleep(self.waiter_delay)
+                continue
+            record.save(context, self.workflow_name, job_id)
+            self.log.info(
+                "Started Entity Resolution ID mapping job %s of workflow %r", job_id, self.workflow_name
+            )
+            return job_id
+
+    def _fail_or_log_busy(self, error: EntityResolutionRequestError, busy_tries: int) -> None:
+        """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
+        running = self.hook.find_unfinished_job(ID_MAPPING, self.workflow_name)
+        busy = EntityResolutionWorkflowBusyError(
+            workflow_name=self.workflow_name, running_job=running, cause=error, tries=busy_tries
+        )
+        if self.when_busy == "fail" or busy_tries >= self.waiter_max_attempts:
+            raise busy
+        self.log.info("%s; trying again in %gs (when_busy='wait')", busy, self.waiter_delay)
+
+    def _defer_start(self, busy_tries: int) -> None:
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+        self.defer(
+            trigger=TimeDeltaTrigger(datetime.timedelta(seconds=self.waiter_delay)),
+            method_name="execute_when_free",
+            kwargs={"busy_tries": busy_tries},
+        )
+
+    def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
         context["ti"].xcom_push(key=JOB_DESCRIPTION_XCOM_KEY, value=state.description)
+        record.clear()
         state.raise_if_failed()
         return state.job_id

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
 
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING, JobKind, state_from_event
@@ -67,7 +67,10 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
     def execute(self, context: Context) -> Any:
         self._check_inputs()
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as timeout:
+                raise AirflowSensorTimeout(f"{timeout} {self._last_seen()}") from None
         done = self.poke(context)
         if done.is_done:
             return done.xcom_value
@@ -83,15 +86,21 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
                 botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
-            timeout=datetime.timedelta(seconds=self.timeout),
+            # Later than the trigger's own deadline, whose error names the last status seen.
+            timeout=datetime.timedelta(seconds=self.timeout + max(60, 2 * self.poke_interval)),
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
         self._check_inputs()
         state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
+        self._last_state = state
         state.log(self.log)
         state.raise_if_failed()
         return PokeReturnValue(is_done=state.is_terminal, xcom_value=state.description)
+
+    def _last_seen(self) -> str:
+        state = getattr(self, "_last_state", None)
+        return f"Last status seen of job {self.job_id}: {state.status}." if state else "No status was seen."
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         state = state_from_event(self.kind, event)

@@ -1,0 +1,116 @@
+"""The operator never starts a job twice for one task instance, and handles a busy workflow as configured."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from conftest import task_states, xcom_value
+
+from airflow.sdk import DAG
+from airflow_entityresolution.emulator import Fault, JobScript
+from airflow_entityresolution.errors import EntityResolutionWorkflowBusyError
+from airflow_entityresolution.hooks import EntityResolutionHook
+from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator, StartedJobRecord
+
+WORKFLOW = "customer-id-mapping"
+FAST = {"waiter_delay": 0.2, "waiter_max_attempts": 100, "botocore_config": {"retries": {"max_attempts": 2}}}
+MODES = [pytest.param(False, id="blocking"), pytest.param(True, id="deferrable")]
+
+
+def operator_dag(dag_id: str, failures=None, **operator_kwargs) -> DAG:
+    with DAG(
+        dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    ) as dag:
+        EntityResolutionStartIdMappingJobOperator(
+            task_id="start",
+            workflow_name=WORKFLOW,
+            on_failure_callback=failures,
+            **{**FAST, **operator_kwargs},
+        )
+    return dag
+
+
+def leftover_records() -> list[str]:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        keys = [v.key for v in session.query(Variable).all()]
+    return [key for key in keys if key.startswith(StartedJobRecord.PREFIX)]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_a_retry_takes_over_the_job_an_earlier_try_started(run_dag, entity_resolution_emulator, deferrable):
+    """Try 1 starts the job, then loses permission while waiting; try 2 must wait for that job, not start one."""
+    entity_resolution_emulator.add_id_mapping_workflow(
+        WORKFLOW, JobScript.succeeded({"inputRecords": 5}, running_seconds=2)
+    )
+    entity_resolution_emulator.inject(Fault.access_denied(operation="GetIdMappingJob", count=1))
+    dag = operator_dag(f"retry_takes_over_{deferrable}", deferrable=deferrable, retries=1, retry_delay=0)
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start": "success"}
+    [job] = entity_resolution_emulator.jobs()
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 1
+    assert xcom_value(dag_run, "start") == job.job_id
+    assert xcom_value(dag_run, "start", "job_description")["status"] == "SUCCEEDED"
+    assert [r.error_code for r in entity_resolution_emulator.requests if r.fault], "try 1 really failed"
+    assert leftover_records() == [], "the record is removed once the job's outcome is known"
+
+
+def test_a_failed_job_is_started_afresh_on_retry(run_dag, entity_resolution_emulator):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=0.3))
+    entity_resolution_emulator.script_next_jobs(
+        WORKFLOW, JobScript.failed("first run broke", running_seconds=0.3)
+    )
+    dag_run = run_dag(operator_dag("retry_after_failed_job", retries=1, retry_delay=0))
+    assert task_states(dag_run) == {"start": "success"}
+    assert [job.status for job in entity_resolution_emulator.jobs()] == ["FAILED", "SUCCEEDED"]
+    assert leftover_records() == []
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_when_busy_wait_starts_once_the_running_job_ends(run_dag, entity_resolution_emulator, deferrable):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=1.5))
+    running = EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+    dag_run = run_dag(operator_dag(f"busy_wait_{deferrable}", deferrable=deferrable, when_busy="wait"))
+    assert task_states(dag_run) == {"start": "success"}
+    first, second = entity_resolution_emulator.jobs()
+    assert first.job_id == running
+    assert xcom_value(dag_run, "start") == second.job_id
+    assert second.start_time >= first.end_time
+    refused = [r for r in entity_resolution_emulator.requests if r.error_code == "ConflictException"]
+    assert refused, "the first start was refused as busy"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_when_busy_fail_names_the_running_job(run_dag, entity_resolution_emulator, failures, deferrable):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.never_finishing())
+    running = EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+    dag_run = run_dag(
+        operator_dag(f"busy_fail_{deferrable}", failures, deferrable=deferrable, when_busy="fail")
+    )
+    assert task_states(dag_run) == {"start": "failed"}
+    error = failures.exceptions["start"]
+    assert isinstance(error, EntityResolutionWorkflowBusyError)
+    assert f"job {running} of this workflow is RUNNING" in str(error)
+    assert "ConflictException" in str(error)
+    assert [job.job_id for job in entity_resolution_emulator.jobs()] == [running]
+
+
+def test_an_account_quota_refusal_is_waited_out(run_dag, entity_resolution_emulator):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=0.3))
+    entity_resolution_emulator.inject(Fault.exceeds_limit(count=2, operation="StartIdMappingJob"))
+    dag_run = run_dag(operator_dag("quota_wait"))
+    assert task_states(dag_run) == {"start": "success"}
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 3
+    assert len(entity_resolution_emulator.jobs()) == 1
+
+
+def test_when_busy_gives_up_after_max_attempts(run_dag, entity_resolution_emulator, failures):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.never_finishing())
+    EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+    dag_run = run_dag(operator_dag("busy_gives_up", failures, waiter_max_attempts=3, waiter_delay=0.1))
+    assert task_states(dag_run) == {"start": "failed"}
+    assert "busy after 3 start(s)" in str(failures.exceptions["start"])
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 4
