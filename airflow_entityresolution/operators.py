@@ -144,6 +144,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         self.deferrable = deferrable
 
     def _check_inputs(self) -> None:
+        validation.refuse_rendered_none(self.workflow_name, "workflow_name")
         validation.check_id_mapping_workflow_name(self.workflow_name)
         validation.check_job_type(self.job_type)
         validation.check_output_source_config(self.output_source_config)

@@ -17,7 +17,7 @@ from airflow_entityresolution.triggers import (
     EntityResolutionIdMappingJobCompletedTrigger,
     EntityResolutionJobCompletedTrigger,
 )
-from airflow_entityresolution.validation import check_job_id
+from airflow_entityresolution.validation import check_job_id, refuse_rendered_none
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -61,6 +61,7 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         self.deferrable = deferrable
 
     def _check_inputs(self) -> None:
+        refuse_rendered_none(self.workflow_name, "workflow_name")
         self.kind.check_workflow_name(self.workflow_name, "workflow_name")
         check_job_id(self.job_id)
 

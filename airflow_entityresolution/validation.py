@@ -27,7 +27,7 @@ ID_MAPPING_WORKFLOW_ARN = re.compile(
 MATCHING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-]{1,255}")
 JOB_TYPES = ("BATCH", "INCREMENTAL", "DELETE_ONLY")
 OUTPUT_S3_PATH = re.compile(r"s3://[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9](/.*)?")
-ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/?[a-zA-Z0-9_+=,.@\-/]+")
+ROLE_ARN = re.compile(r"arn:aws:iam::[0-9]{12}:role/?[a-zA-Z0-9_+=,.@\-/]+")
 KMS_ARN = re.compile(r"arn:aws:kms:.*:[0-9]+:.*")
 OUTPUT_SOURCE_KEYS = {"outputS3Path", "roleArn", "KMSArn"}
 
@@ -61,10 +61,25 @@ class InvalidParameterError(ValueError):
         super().__init__(f"Invalid {parameter}={value!r}: expected {expected}.")
 
 
-def _require(parameter: str, value: Any, pattern: re.Pattern[str], expected: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+def _require(
+    parameter: str, value: Any, pattern: re.Pattern[str], expected: str, max_length: int | None = None
+) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value) or len(value) > (max_length or len(value)):
         raise InvalidParameterError(parameter, value, expected)
     return value
+
+
+def refuse_rendered_none(value: Any, parameter: str) -> None:
+    """
+    Refuse the text ``"None"``, which is what a template that returned ``None`` renders to.
+
+    The API would accept it as a workflow name, so without this a missing XCom or param
+    would send a request about a workflow called ``None``.
+    """
+    if value == "None":
+        raise InvalidParameterError(
+            parameter, value, "a real value: a template rendered None (a missing XCom or param?)"
+        )
 
 
 def check_job_id(value: Any, parameter: str = "job_id") -> str:
@@ -113,15 +128,17 @@ def check_output_source_config(
         f"{parameter}[0].outputS3Path",
         source.get("outputS3Path"),
         OUTPUT_S3_PATH,
-        "an S3 URI like s3://bucket/prefix",
+        "an S3 URI like s3://bucket/prefix, at most 1024 characters",
+        max_length=1024,
     )
     role_arn = _require(
         f"{parameter}[0].roleArn",
         source.get("roleArn"),
         ROLE_ARN,
-        "an IAM role ARN like arn:aws:iam::123456789012:role/name",
+        "an IAM role ARN of 32 to 512 characters like arn:aws:iam::123456789012:role/name",
+        max_length=512,
     )
-    if not 32 <= len(role_arn) <= 512:
+    if len(role_arn) < 32:
         raise InvalidParameterError(
             f"{parameter}[0].roleArn", role_arn, "an IAM role ARN of 32 to 512 characters"
         )

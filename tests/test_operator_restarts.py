@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from airflow.sdk import DAG
 from conftest import task_states, xcom_value
 
-from airflow.sdk import DAG
 from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import EntityResolutionWorkflowBusyError
 from airflow_entityresolution.hooks import EntityResolutionHook
@@ -19,9 +19,7 @@ MODES = [pytest.param(False, id="blocking"), pytest.param(True, id="deferrable")
 
 
 def operator_dag(dag_id: str, failures=None, **operator_kwargs) -> DAG:
-    with DAG(
-        dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    ) as dag:
+    with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
         EntityResolutionStartIdMappingJobOperator(
             task_id="start",
             workflow_name=WORKFLOW,
@@ -42,7 +40,7 @@ def leftover_records() -> list[str]:
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_a_retry_takes_over_the_job_an_earlier_try_started(run_dag, entity_resolution_emulator, deferrable):
-    """Try 1 starts the job, then loses permission while waiting; try 2 must wait for that job, not start one."""
+    """Try 1 starts the job and loses permission while waiting; try 2 waits for that job, not a new one."""
     entity_resolution_emulator.add_id_mapping_workflow(
         WORKFLOW, JobScript.succeeded({"inputRecords": 5}, running_seconds=2)
     )

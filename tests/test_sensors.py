@@ -1,11 +1,14 @@
-"""EntityResolutionIdMappingJobCompletedSensor in poke, reschedule and deferrable mode, through dag.test()."""
+"""EntityResolutionIdMappingJobCompletedSensor in poke, reschedule and deferrable mode, through dag.test().
+
+The job ID reaches the sensor through a template, from the upstream task that started the job.
+"""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
@@ -25,36 +28,45 @@ MODES = [
 
 @pytest.fixture
 def emulator(entity_resolution_emulator):
-    # Long enough that the sensor sees the job RUNNING before it ends, however slowly dag.test() starts.
     entity_resolution_emulator.add_id_mapping_workflow(
-        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=3)
+        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=1.5)
     )
     entity_resolution_emulator.add_id_mapping_workflow(
-        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=3)
+        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=1.5)
     )
     return entity_resolution_emulator
 
 
-def sensor_dag(dag_id: str, workflow_name: str, job_id: str, failures=None, **sensor_kwargs) -> DAG:
+def sensor_dag(
+    dag_id: str, workflow_name: str, job_id: str | None = None, failures=None, **sensor_kwargs
+) -> DAG:
+    """A DAG whose sensor waits on ``job_id``, or, if ``None``, on a job its upstream task starts."""
     with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
-        EntityResolutionIdMappingJobCompletedSensor(
+        sensor = EntityResolutionIdMappingJobCompletedSensor(
             task_id="wait",
             workflow_name=workflow_name,
-            job_id=job_id,
+            job_id=job_id or "{{ ti.xcom_pull(task_ids='start_job') }}",
             poke_interval=0.3,
             timeout=60,
             retries=0,
             on_failure_callback=failures,
             **sensor_kwargs,
         )
+        if job_id is None:
+            # Started inside the run, so the first poke finds it RUNNING however slowly the run starts.
+            @task
+            def start_job() -> str:
+                return EntityResolutionHook().start_id_mapping_job(workflow_name)
+
+            start_job() >> sensor
     return dag
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emulator, mode):
-    job_id = EntityResolutionHook().start_id_mapping_job(WORKFLOW)
-    dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", WORKFLOW, job_id, **mode))
-    assert task_states(dag_run) == {"wait": "success"}
+    dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", WORKFLOW, **mode))
+    assert task_states(dag_run) == {"start_job": "success", "wait": "success"}
+    job_id = xcom_value(dag_run, "start_job")
     description = xcom_value(dag_run, "wait")
     assert (description["jobId"], description["status"], description["metrics"]) == (
         job_id,
@@ -66,11 +78,11 @@ def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emul
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_failed_job_fails_the_sensor_with_the_service_message(run_dag, emulator, failures, mode):
-    job_id = EntityResolutionHook().start_id_mapping_job("failing")
     dag_run = run_dag(
-        sensor_dag(f"sensor_failed_{next(iter(mode.values()))}", "failing", job_id, failures, **mode)
+        sensor_dag(f"sensor_failed_{next(iter(mode.values()))}", "failing", failures=failures, **mode)
     )
-    assert task_states(dag_run) == {"wait": "failed"}
+    assert task_states(dag_run) == {"start_job": "success", "wait": "failed"}
+    job_id = xcom_value(dag_run, "start_job")
     error = failures.exceptions["wait"]
     assert isinstance(error, EntityResolutionJobFailedError)
     assert FAILURE_MESSAGE in str(error) and job_id in str(error) and "'failing'" in str(error)
@@ -87,32 +99,6 @@ def test_a_missing_job_fails_the_sensor_with_the_service_message(run_dag, emulat
     assert "ResourceNotFoundException: Job 0000 does not exist" in str(error)
     if "deferrable" not in mode:
         assert isinstance(error, EntityResolutionRequestError)
-
-
-def test_the_job_id_is_templated_from_an_upstream_xcom(run_dag, emulator):
-    from airflow.sdk import task
-
-    with DAG(
-        "sensor_templated",
-        schedule=None,
-        start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-    ) as dag:
-
-        @task
-        def start_job() -> str:
-            return EntityResolutionHook().start_id_mapping_job(WORKFLOW)
-
-        start_job() >> EntityResolutionIdMappingJobCompletedSensor(
-            task_id="wait",
-            workflow_name=WORKFLOW,
-            job_id="{{ ti.xcom_pull(task_ids='start_job') }}",
-            poke_interval=0.3,
-            timeout=60,
-            deferrable=True,
-        )
-    dag_run = run_dag(dag)
-    assert task_states(dag_run) == {"start_job": "success", "wait": "success"}
-    assert xcom_value(dag_run, "wait")["jobId"] == xcom_value(dag_run, "start_job")
 
 
 @pytest.mark.parametrize("mode", MODES)
