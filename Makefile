@@ -1,5 +1,6 @@
 # Quick start: `make demo` and `make test` work on a fresh clone with nothing prepared.
-PYTHON ?= python3
+# The recorded dependency versions (constraints.txt) are for Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
@@ -8,7 +9,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint lock clean
 
 install: $(INSTALLED)
 

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 
 class ErrorKind(enum.Enum):
@@ -31,21 +32,21 @@ class ErrorKind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class ServiceError:
+class ServiceErrorSpec:
     """One exception the Entity Resolution API answers: its HTTP status and what it means."""
 
     http_status: int
     kind: ErrorKind
 
 
-SERVICE_ERRORS: dict[str, ServiceError] = {
-    "AccessDeniedException": ServiceError(403, ErrorKind.PERMANENT),
-    "ResourceNotFoundException": ServiceError(404, ErrorKind.PERMANENT),
-    "ValidationException": ServiceError(400, ErrorKind.PERMANENT),
-    "ThrottlingException": ServiceError(429, ErrorKind.TRANSIENT),
-    "InternalServerException": ServiceError(500, ErrorKind.TRANSIENT),
-    "ConflictException": ServiceError(400, ErrorKind.BUSY),
-    "ExceedsLimitException": ServiceError(402, ErrorKind.BUSY),
+SERVICE_ERRORS: dict[str, ServiceErrorSpec] = {
+    "AccessDeniedException": ServiceErrorSpec(403, ErrorKind.PERMANENT),
+    "ResourceNotFoundException": ServiceErrorSpec(404, ErrorKind.PERMANENT),
+    "ValidationException": ServiceErrorSpec(400, ErrorKind.PERMANENT),
+    "ThrottlingException": ServiceErrorSpec(429, ErrorKind.TRANSIENT),
+    "InternalServerException": ServiceErrorSpec(500, ErrorKind.TRANSIENT),
+    "ConflictException": ServiceErrorSpec(400, ErrorKind.BUSY),
+    "ExceedsLimitException": ServiceErrorSpec(402, ErrorKind.BUSY),
 }
 
 
@@ -57,21 +58,33 @@ def error_code(error: BaseException) -> str:
 
 
 def classify(error: BaseException) -> ErrorKind:
-    """Tell what ``error`` means for the task; network failures and unknown 5xx count as transient."""
+    """
+    Tell what ``error`` means for the task.
+
+    Unknown 5xx answers and network failures (a refused, dropped or timed-out connection)
+    are transient; everything else botocore raises, such as missing credentials or region,
+    is a configuration error that no retry fixes.
+    """
     known = SERVICE_ERRORS.get(error_code(error))
     if known is not None:
         return known.kind
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return ErrorKind.TRANSIENT if status >= 500 else ErrorKind.PERMANENT
-    return ErrorKind.TRANSIENT
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return ErrorKind.TRANSIENT
+    return ErrorKind.PERMANENT
 
 
 def service_message(error: BaseException) -> str:
-    """Return the service's own message for ``error``, or the exception's text."""
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Message") or str(error)
-    return str(error)
+    """Return the service's own message for ``error`` (with the quota it names, if any), or its text."""
+    if not isinstance(error, ClientError):
+        return str(error)
+    message = error.response.get("Error", {}).get("Message") or str(error)
+    quota = {name: error.response[name] for name in ("quotaName", "quotaValue") if name in error.response}
+    if quota:
+        message += " (" + ", ".join(f"{name}={value}" for name, value in quota.items()) + ")"
+    return message
 
 
 def _attempts(error: BaseException) -> int | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
+import math
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -252,6 +253,12 @@ class PollSchedule:
             low = 0.5 if attempt == 1 else 0.9
             yield self.waiter_delay * random.uniform(low, 1.0)
 
+    @classmethod
+    def covering(cls, seconds: float, waiter_delay: float) -> PollSchedule:
+        """The schedule whose polls span at least ``seconds``, however the jitter falls."""
+        shortest_delay = max(waiter_delay, 0.1) * 0.9
+        return cls(waiter_delay, 1 + math.ceil(seconds / shortest_delay))
+
     def timeout_error(self, last: JobState | None) -> EntityResolutionWaitTimeoutError:
         """Build the error for a wait whose attempts ran out, naming the last status seen."""
         seen = f"last status seen: {last.status}" if last else "no status was seen"
@@ -277,7 +284,7 @@ def event_from_state(state: JobState) -> dict[str, Any]:
 def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> dict[str, Any]:
     """Build a trigger event's payload for a wait that ended without a terminal status."""
     return {
-        "outcome": "error",
+        "outcome": "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error",
         "kind": kind.label,
         "workflow_name": workflow_name,
         "job_id": job_id,
@@ -290,12 +297,15 @@ def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState
     """
     Read a trigger event's payload back into a :class:`JobState`.
 
-    Raises :class:`EntityResolutionError` when the wait itself failed. A job that ended
+    Raises :class:`EntityResolutionError` when the wait itself failed, as
+    :class:`EntityResolutionWaitTimeoutError` when its polls ran out. A job that ended
     FAILED comes back as a state: the caller records it, then calls
     :meth:`JobState.raise_if_failed`.
     """
     if not event or "outcome" not in event:
         raise EntityResolutionError(f"Trigger sent no usable event: {event!r}")
+    if event["outcome"] == "timeout":
+        raise EntityResolutionWaitTimeoutError(event["message"])
     if event["outcome"] == "error":
         raise EntityResolutionError(event["message"])
     return JobState(kind, event["workflow_name"], event["job_id"], dict(event["job"]))

@@ -6,7 +6,7 @@ import datetime
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -29,7 +29,7 @@ JOB_DESCRIPTION_XCOM_KEY = "job_description"
 """The XCom key under which the operators push the final job description."""
 
 WhenBusy = Literal["wait", "fail"]
-WHEN_BUSY_CHOICES: tuple[str, ...] = ("wait", "fail")
+WHEN_BUSY_CHOICES: tuple[str, ...] = get_args(WhenBusy)
 
 
 class StartedJobRecord:
@@ -238,7 +238,12 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
 
     def _fail_or_log_busy(self, error: EntityResolutionRequestError, busy_tries: int) -> None:
         """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
-        running = self.hook.find_unfinished_job(ID_MAPPING, self.workflow_name)
+        try:
+            running = self.hook.find_unfinished_job(ID_MAPPING, self.workflow_name)
+        except EntityResolutionRequestError as listing:
+            # Naming the running job is a courtesy: a role without ListIdMappingJobs still waits or fails.
+            self.log.warning("Could not list the workflow's jobs to name the running one: %s", listing)
+            running = None
         busy = EntityResolutionWorkflowBusyError(
             workflow_name=self.workflow_name, running_job=running, cause=error, tries=busy_tries
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -11,8 +10,9 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
 
+from airflow_entityresolution.errors import EntityResolutionWaitTimeoutError
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import ID_MAPPING, JobKind, state_from_event
+from airflow_entityresolution.jobs import ID_MAPPING, JobKind, PollSchedule, state_from_event
 from airflow_entityresolution.triggers import (
     EntityResolutionIdMappingJobCompletedTrigger,
     EntityResolutionJobCompletedTrigger,
@@ -80,7 +80,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
                 workflow_name=self.workflow_name,
                 job_id=self.job_id,
                 waiter_delay=self.poke_interval,
-                waiter_max_attempts=max(1, math.ceil(self.timeout / max(self.poke_interval, 1))),
+                waiter_max_attempts=PollSchedule.covering(
+                    self.timeout, self.poke_interval
+                ).waiter_max_attempts,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
                 verify=self.verify,
@@ -104,7 +106,11 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         return f"Last status seen of job {self.job_id}: {state.status}." if state else "No status was seen."
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        state = state_from_event(self.kind, event)
+        try:
+            state = state_from_event(self.kind, event)
+        except EntityResolutionWaitTimeoutError as timeout:
+            # As in poke mode, so that soft_fail and never_fail apply to a deferred timeout too.
+            raise AirflowSensorTimeout(str(timeout)) from None
         state.log(self.log)
         state.raise_if_failed()
         return state.description

@@ -18,7 +18,14 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     Poll a job until it is SUCCEEDED or FAILED, then yield exactly one ``TriggerEvent``.
 
     Subclasses name the kind of job in :attr:`kind`. Every wait in one triggerer that
-    uses the same connection settings shares one aiobotocore client. The event's payload
+    uses the same connection settings shares one aiobotocore client.
+
+    It derives from Airflow's ``BaseTrigger`` rather than the Amazon provider's
+    ``AwsBaseWaiterTrigger`` on purpose: that class opens a client per trigger and waits
+    with a botocore waiter, whose failure message drops the service's
+    ``errorDetails.errorMessage``; the status semantics here come from
+    :mod:`airflow_entityresolution.jobs` instead. Its parameters and serialization match
+    the Amazon provider's triggers. The event's payload
     is plain JSON: ``outcome`` (``succeeded``, ``failed`` or ``error``), ``workflow_name``,
     ``job_id``, ``job`` (the final job description, timestamps as ISO-8601 strings) and
     ``message`` (the service's ``errorDetails.errorMessage`` when the job FAILED, or why

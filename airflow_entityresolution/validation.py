@@ -64,7 +64,8 @@ class InvalidParameterError(ValueError):
 def _require(
     parameter: str, value: Any, pattern: re.Pattern[str], expected: str, max_length: int | None = None
 ) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value) or len(value) > (max_length or len(value)):
+    too_long = max_length is not None and isinstance(value, str) and len(value) > max_length
+    if not isinstance(value, str) or too_long or not pattern.fullmatch(value):
         raise InvalidParameterError(parameter, value, expected)
     return value
 

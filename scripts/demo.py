@@ -88,6 +88,12 @@ def run_dag(example: Example, env: dict[str, str]) -> bool:
     return result.returncode == 0 and "state=success" in text and "state=failed" not in text
 
 
+def failed_with_the_service_message(dag_id: str) -> bool:
+    line = failure_line(dag_id) or ""
+    scripted = json.loads(SCENARIO.read_text())["id_mapping_workflows"]["orders-id-mapping"]["error_message"]
+    return scripted in line
+
+
 def failure_line(dag_id: str) -> str | None:
     text = (LOGS / f"{dag_id}.log").read_text()
     return next(
@@ -125,11 +131,15 @@ def main() -> int:
         for example in EXAMPLES:
             print(f"\n== {example.dag_id} (airflow dags test; log: {LOGS / example.dag_id}.log)")
             succeeded = run_dag(example, env)
+            if not example.expect_success and not failed_with_the_service_message(example.dag_id):
+                succeeded = None  # a failure for any other reason (say, no emulator) is no demonstration
             if succeeded == example.expect_success:
                 print(f"  DAG run {'succeeded' if succeeded else 'failed, as this example means to'}")
             else:
                 ok = False
-                print(f"  UNEXPECTED: the DAG run {'succeeded' if succeeded else 'failed'}")
+                print(
+                    f"  UNEXPECTED: the DAG run {'succeeded' if succeeded else 'failed for another reason'}"
+                )
             if not example.expect_success:
                 print(f"  task error: {failure_line(example.dag_id)}")
             report_jobs(endpoint_url, example.workflow_name)

@@ -98,3 +98,24 @@ class FailureRecorder:
 @pytest.fixture
 def failures() -> Iterator[FailureRecorder]:
     yield FailureRecorder()
+
+
+@pytest.fixture
+def stored_triggers(airflow_db: Path) -> Callable[[], list[tuple[str, dict[str, Any]]]]:
+    """
+    Empty the metadata DB's trigger table, then list what the test stores in it.
+
+    Triggers outlive a ``dag.test()`` run, so each test starts from an empty table: a row
+    then proves that this test's task really deferred.
+    """
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(Trigger).delete()
+
+    def stored() -> list[tuple[str, dict[str, Any]]]:
+        with create_session() as session:
+            return [(trigger.classpath, dict(trigger.kwargs)) for trigger in session.query(Trigger).all()]
+
+    return stored

@@ -140,11 +140,42 @@ def test_permanent_errors_fail_at_once_with_the_service_message(hook, emulator, 
     assert emulator.count("GetIdMappingJob") == 1, "a permanent error is not retried"
 
 
-def test_a_validation_exception_from_the_service_surfaces_its_message(hook, emulator):
+def test_an_unknown_workflow_surfaces_the_service_message(hook, emulator):
     with pytest.raises(EntityResolutionRequestError) as info:
         hook.get_id_mapping_job("unknown-workflow", "0" * 32)
     assert info.value.code == "ResourceNotFoundException"
     assert "unknown-workflow" in info.value.service_message
+
+
+def test_a_validation_exception_from_the_service_fails_at_once_with_its_message(hook, emulator):
+    job_id = hook.start_id_mapping_job(WORKFLOW)
+    emulator.inject(
+        Fault.validation_error(operation="GetIdMappingJob", message="Value at 'jobId' is not valid")
+    )
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_id_mapping_job(WORKFLOW, job_id)
+    assert (info.value.code, info.value.kind) == ("ValidationException", ErrorKind.PERMANENT)
+    assert "ValidationException: Value at 'jobId' is not valid" in str(info.value)
+    assert emulator.count("GetIdMappingJob") == 1
+
+
+def test_missing_credentials_are_a_configuration_error_not_an_outage(emulator, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {"conn_type": "aws", "extra": {"region_name": "us-east-1", "endpoint_url": emulator.endpoint_url}}
+        ),
+    )
+    with pytest.raises(EntityResolutionRequestError) as info:
+        EntityResolutionHook().get_id_mapping_job(WORKFLOW, "0" * 32)
+    assert (info.value.code, info.value.kind) == ("NoCredentialsError", ErrorKind.PERMANENT)
+    assert "max_attempts" not in str(info.value), "no advice meant for outages"
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize("fault", [Fault.throttle, Fault.server_error])

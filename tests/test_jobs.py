@@ -8,7 +8,11 @@ import logging
 
 import pytest
 
-from airflow_entityresolution.errors import EntityResolutionError, EntityResolutionJobFailedError
+from airflow_entityresolution.errors import (
+    EntityResolutionError,
+    EntityResolutionJobFailedError,
+    EntityResolutionWaitTimeoutError,
+)
 from airflow_entityresolution.jobs import (
     ID_MAPPING,
     JobState,
@@ -123,6 +127,20 @@ def test_an_error_event_raises_its_message():
     )
     with pytest.raises(EntityResolutionError, match="GetIdMappingJob failed"):
         state_from_event(ID_MAPPING, json.loads(json.dumps(payload)))
+
+
+def test_a_timeout_event_raises_a_timeout_naming_the_last_status():
+    error = PollSchedule(3, 4).timeout_error(state("RUNNING"))
+    payload = json.loads(json.dumps(event_from_error(ID_MAPPING, "customer-id-mapping", JOB_ID, error)))
+    assert payload["outcome"] == "timeout"
+    with pytest.raises(EntityResolutionWaitTimeoutError, match="last status seen: RUNNING"):
+        state_from_event(ID_MAPPING, payload)
+
+
+def test_a_schedule_covering_a_timeout_spans_it_whatever_the_jitter():
+    schedule = PollSchedule.covering(10, 0.5)
+    assert sum(0.9 * 0.5 for _ in range(schedule.waiter_max_attempts - 1)) >= 10
+    assert PollSchedule.covering(10, 0).waiter_max_attempts >= 100
 
 
 @pytest.mark.parametrize("event", [None, {}, {"status": "success"}])

@@ -39,9 +39,17 @@ def one_task_dag(dag_id: str, failures=None, **operator_kwargs) -> DAG:
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])
-def test_a_succeeded_job_returns_its_id_and_pushes_its_description(run_dag, emulator, deferrable):
+def test_a_succeeded_job_returns_its_id_and_pushes_its_description(
+    run_dag, emulator, stored_triggers, deferrable
+):
     dag_run = run_dag(one_task_dag(f"op_success_{deferrable}", workflow_name=WORKFLOW, deferrable=deferrable))
     assert task_states(dag_run) == {"start": "success"}
+    deferred_to = [classpath for classpath, _ in stored_triggers()]
+    assert deferred_to == (
+        ["airflow_entityresolution.triggers.EntityResolutionIdMappingJobCompletedTrigger"]
+        if deferrable
+        else []
+    )
     [job] = emulator.jobs()
     assert xcom_value(dag_run, "start") == job.job_id
     description = xcom_value(dag_run, "start", "job_description")

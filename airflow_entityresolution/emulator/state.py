@@ -27,7 +27,15 @@ from enum import StrEnum
 from typing import Any, Literal, TypedDict, Unpack
 
 from airflow_entityresolution.errors import SERVICE_ERRORS
-from airflow_entityresolution.jobs import ID_MAPPING, JOB_KINDS, MATCHING, TERMINAL_STATUSES, JobKind, Verb
+from airflow_entityresolution.jobs import (
+    ID_MAPPING,
+    JOB_KINDS,
+    MATCHING,
+    TERMINAL_STATUSES,
+    JobKind,
+    JobStatus,
+    Verb,
+)
 from airflow_entityresolution.validation import (
     ID_MAPPING_WORKFLOW_ARN,
     InvalidParameterError,
@@ -73,7 +81,7 @@ class JobScript:
 
     queued_seconds: float = 0.0
     running_seconds: float | None = 1.0
-    status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
+    status: Literal["SUCCEEDED", "FAILED"] = JobStatus.SUCCEEDED
     error_message: str | None = None
     metrics: Mapping[str, int] | None = None
     output_source_config: Sequence[Mapping[str, str]] | None = None
@@ -101,7 +109,7 @@ class JobScript:
         running_seconds: float = 1.0,
     ) -> JobScript:
         """Script a job that succeeds with ``metrics``."""
-        return cls(queued_seconds, running_seconds, "SUCCEEDED", None, metrics)
+        return cls(queued_seconds, running_seconds, JobStatus.SUCCEEDED, None, metrics)
 
     @classmethod
     def failed(
@@ -113,7 +121,7 @@ class JobScript:
         metrics: Mapping[str, int] | None = None,
     ) -> JobScript:
         """Script a job that fails with ``error_message``."""
-        return cls(queued_seconds, running_seconds, "FAILED", error_message, metrics)
+        return cls(queued_seconds, running_seconds, JobStatus.FAILED, error_message, metrics)
 
     @classmethod
     def never_finishing(cls, *, queued_seconds: float = 0.0) -> JobScript:
@@ -130,7 +138,7 @@ class JobScript:
     @property
     def final_error_message(self) -> str | None:
         """The message a FAILED job reports, ``None`` for a successful one."""
-        if self.status != "FAILED":
+        if self.status != JobStatus.FAILED:
             return None
         return self.error_message or DEFAULT_ERROR_MESSAGE
 
@@ -142,6 +150,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"
     ACCESS_DENIED = "access_denied"
     NOT_FOUND = "not_found"
+    VALIDATION = "validation"
     CONFLICT = "conflict"
     EXCEEDS_LIMIT = "exceeds_limit"
     LATENCY = "latency"
@@ -159,6 +168,10 @@ FAULT_ERRORS: Mapping[FaultKind, tuple[str, str]] = {
         "User is not authorized to perform: entityresolution:{operation} on workflow {workflow}",
     ),
     FaultKind.NOT_FOUND: ("ResourceNotFoundException", "Workflow {workflow} not found."),
+    FaultKind.VALIDATION: (
+        "ValidationException",
+        "1 validation error detected: Value at 'workflowName' failed to satisfy constraint",
+    ),
     FaultKind.CONFLICT: ("ConflictException", "Workflow {workflow} is busy; try again later."),
     FaultKind.EXCEEDS_LIMIT: ("ExceedsLimitException", "A quota of the account is reached."),
 }
@@ -221,6 +234,11 @@ class Fault:
     def throttle(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 429 ThrottlingException."""
         return cls(FaultKind.THROTTLE, count, **scope)
+
+    @classmethod
+    def validation_error(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
+        """Answer 400 ValidationException, as the service does for input it refuses."""
+        return cls(FaultKind.VALIDATION, count, **scope)
 
     @classmethod
     def server_error(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
@@ -292,6 +310,7 @@ class ApiCall:
     :param method: the HTTP method.
     :param path: the raw request path, as sent.
     :param region: the region of the request's SigV4 credential scope.
+    :param access_key_id: the access key ID the request was signed with, if it was signed.
     :param kind: the job kind its path addresses; ``None`` if no operation owns the path.
     :param verb: the job call it makes; ``None`` if no operation owns the path.
     :param workflow_name: the percent-decoded ``workflowName`` path segment.
@@ -303,6 +322,7 @@ class ApiCall:
     method: str
     path: str
     region: str = DEFAULT_REGION
+    access_key_id: str | None = None
     kind: JobKind | None = None
     verb: Verb | None = None
     workflow_name: str | None = None
@@ -352,6 +372,7 @@ class RecordedRequest:
     :param method: the HTTP method.
     :param path: the raw request path.
     :param time: when it was answered, in epoch seconds.
+    :param access_key_id: the access key ID the request was signed with, if it was signed.
     """
 
     operation: str | None
@@ -364,6 +385,7 @@ class RecordedRequest:
     method: str
     path: str
     time: float
+    access_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -511,8 +533,8 @@ class _Job:
         if self.forced is not None:
             return self.forced.status
         if self.clock_start is None or now < self.clock_start + self.script.queued_seconds:
-            return "QUEUED"
-        return self.script.status if self.ended_by(now) else "RUNNING"
+            return JobStatus.QUEUED
+        return self.script.status if self.ended_by(now) else JobStatus.RUNNING
 
     def wall_time(self, monotonic_time: float) -> float:
         return self.created_wall + (monotonic_time - self.created_at)
@@ -525,9 +547,9 @@ class _Job:
     def metrics_at(self, now: float) -> dict[str, int] | None:
         status = self.status_at(now)
         metrics = dict(self.script.metrics or {})
-        if status == "RUNNING":
+        if status == JobStatus.RUNNING:
             metrics = {name: value for name, value in metrics.items() if name in RUNNING_METRICS}
-        return metrics if metrics and status != "QUEUED" else None
+        return metrics if metrics and status != JobStatus.QUEUED else None
 
     def summary(self, now: float) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -750,7 +772,9 @@ class EntityResolutionEmulator:
                 _check_script_metrics(workflow.kind, script)
             workflow.next_scripts.extend(scripts)
 
-    def finish_job(self, job_id: str, status: str = "SUCCEEDED", error_message: str | None = None) -> None:
+    def finish_job(
+        self, job_id: str, status: str = JobStatus.SUCCEEDED, error_message: str | None = None
+    ) -> None:
         """
         End a job now, whatever its script says.
 
@@ -768,7 +792,7 @@ class EntityResolutionEmulator:
             self._start_clock(job, now)
             if job.status_at(now) in TERMINAL_STATUSES:
                 raise ValueError(f"Job {job_id} has already ended {job.status_at(now)}.")
-            if status == "FAILED":
+            if status == JobStatus.FAILED:
                 error_message = error_message or job.script.error_message or DEFAULT_ERROR_MESSAGE
             else:
                 error_message = None
@@ -880,6 +904,7 @@ class EntityResolutionEmulator:
                 method=call.method,
                 path=call.path,
                 time=time.time(),
+                access_key_id=call.access_key_id,
             )
         )
 

@@ -1,0 +1,569 @@
+"""
+Run Airflow's own processes (API server, scheduler, DAG processor, triggerer) for end-to-end tests.
+
+An :class:`AirflowStack` owns a private ``AIRFLOW_HOME`` with a SQLite metadata DB created by
+``airflow db migrate``, and starts each component as ``airflow <component>`` in its own
+process group, with its output in its own log file. Tests drive it the way an operator of an
+Airflow deployment would: through the REST API, the CLI's processes and signals, and read what
+happened from the metadata DB and the task log files. Every wait is bounded, and
+:meth:`AirflowStack.stop` ends every process the stack started, descendants included.
+
+LocalExecutor runs on SQLite: Airflow 3 dropped the SequentialExecutor and no longer refuses
+LocalExecutor on SQLite, it only warns that SQLite is not for production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+
+AIRFLOW = [sys.executable, "-m", "airflow"]
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production"
+# A fixed, valid Fernet key: every process must decrypt what another one encrypted (Variables).
+FERNET_KEY = "Pb6HMlTsxn-hRAyEqPX3NCY5LwoMZyUaBWQ9mHvVCtU="
+
+T = TypeVar("T")
+
+
+class StackError(AssertionError):
+    """Something the stack was asked to do did not happen in time; the message says what and where to look."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.5,
+    hint: str | Callable[[], str] = "",
+) -> T:
+    """
+    Call ``probe`` until it returns something other than ``None`` or ``False``, and return that.
+
+    :param what: what is awaited, for the error message.
+    :param probe: the check; exceptions it raises propagate.
+    :param timeout: seconds before giving up with :class:`StackError`.
+    :param interval: seconds between calls.
+    :param hint: appended to the error message, e.g. a log to read; a callable is called at the timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() >= deadline:
+            detail = hint() if callable(hint) else hint
+            raise StackError(f"Timed out after {timeout:g}s waiting for {what}. {detail}".rstrip())
+        time.sleep(interval)
+
+
+def airflow_environment(home: Path, api_port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """
+    Build the environment of every Airflow process of a stack.
+
+    The test process's own ``AIRFLOW_*`` and AWS variables are dropped: the test session points
+    them at its in-process Airflow home and fixtures, which the stack must not share.
+
+    :param home: the stack's ``AIRFLOW_HOME``.
+    :param api_port: the API server's port on 127.0.0.1.
+    :param extra: more variables, applied last (connections, tuning).
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AIRFLOW", "AWS_", "_AIRFLOW"))
+    }
+    api_url = f"http://127.0.0.1:{api_port}"
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # The LocalExecutor forks this many workers up front; a few are plenty and spare a 2-core box.
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+            "AIRFLOW__API__BASE_URL": api_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
+            "AIRFLOW__API__SECRET_KEY": JWT_SECRET,
+            # Every REST call is an admin's: the tests exercise the provider, not Airflow's auth.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # New DAG files are seen within a second or two; files already parsed are not parsed again
+            # for the life of the stack, since each parse imports the Amazon provider (seconds of CPU).
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            # A triggerer that stops heartbeating for this long is dead, and its triggers go to another.
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
+            # A task whose worker died is noticed after this long without a heartbeat (default 300s).
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class TaskInstanceRow:
+    """A task instance as the metadata DB holds it."""
+
+    id: str
+    state: str | None
+    try_number: int
+    trigger_id: int | None
+    pid: int | None
+
+
+@dataclass
+class AirflowStack:
+    """
+    Airflow's processes on a private home and SQLite DB.
+
+    :param home: the ``AIRFLOW_HOME``; created if missing, and its ``dags`` folder with it.
+    :param env_extra: variables added to every process's environment, e.g. ``AIRFLOW_CONN_*``.
+    """
+
+    home: Path
+    env_extra: Mapping[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
+    _generations: dict[str, int] = field(default_factory=dict, init=False)
+    _all_started: list[psutil.Process] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.dags_folder.mkdir(parents=True, exist_ok=True)
+        self.process_log_folder.mkdir(parents=True, exist_ok=True)
+        self.env = airflow_environment(self.home, self.api_port, self.env_extra)
+
+    # Where things are.
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.home / "dags"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "airflow.db"
+
+    @property
+    def task_log_folder(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def process_log_folder(self) -> Path:
+        return self.home / "process-logs"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    # Setting up.
+
+    def write_dag_file(self, filename: str, source: str) -> Path:
+        """Write a DAG file into the dags folder, atomically so the DAG processor never parses half of it."""
+        path = self.dags_folder / filename
+        partial = path.with_suffix(".partial")
+        partial.write_text(source)
+        partial.replace(path)
+        return path
+
+    def migrate_db(self, timeout: float = 180) -> None:
+        """Create the metadata DB with ``airflow db migrate``, as a deployment does."""
+        log_path = self.process_log_folder / "db-migrate.log"
+        with log_path.open("wb") as log:
+            result = subprocess.run(
+                [*AIRFLOW, "db", "migrate"],
+                env=self.env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise StackError(f"airflow db migrate exited {result.returncode}; see {log_path}")
+
+    # Processes.
+
+    def start(self, component: str) -> subprocess.Popen[bytes]:
+        """
+        Start ``airflow <component>`` in its own process group, with output to its own log file.
+
+        A component started again after :meth:`kill` logs to a new file (``triggerer-2.log``, ...).
+        """
+        if component not in COMPONENTS:
+            raise ValueError(f"Unknown component {component!r}; one of {COMPONENTS}")
+        running = self.processes.get(component)
+        if running is not None and running.poll() is None:
+            raise StackError(f"{component} is already running as pid {running.pid}")
+        arguments = {
+            "api-server": ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"],
+            # Logs are read from files here; serving them would hold fixed ports a restart then fights for.
+            "scheduler": ["--skip-serve-logs"],
+            "triggerer": ["--skip-serve-logs"],
+            "dag-processor": [],
+        }[component]
+        generation = self._generations.get(component, 0) + 1
+        self._generations[component] = generation
+        log_path = self.process_log_folder / f"{component}-{generation}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*AIRFLOW, component, *arguments],
+                env=self.env,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own group, so that a kill or a stop reaches its children and no one else.
+                start_new_session=True,
+            )
+        self.processes[component] = process
+        with contextlib.suppress(psutil.Error):
+            self._all_started.append(psutil.Process(process.pid))
+        return process
+
+    def start_all(self, timeout: float = 120) -> None:
+        """Start every component, and wait until the API server answers and each one is healthy."""
+        for component in COMPONENTS:
+            self.start(component)
+        self.wait_until_healthy(timeout=timeout)
+
+    def wait_until_healthy(self, timeout: float = 120) -> dict[str, Any]:
+        """Wait until ``/api/v2/monitor/health`` reports every component healthy, and return the report."""
+
+        def healthy() -> dict[str, Any] | None:
+            self.check_alive()
+            try:
+                report = self.api("GET", "/api/v2/monitor/health", timeout=5)
+            except (OSError, StackError):
+                return None
+            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            if all((report.get(part) or {}).get("status") == "healthy" for part in parts):
+                return report
+            return None
+
+        return wait_for("every Airflow component to report healthy", healthy, timeout, hint=self.log_hint())
+
+    def check_alive(self, components: Iterable[str] | None = None) -> None:
+        """Raise :class:`StackError`, naming the log to read, if a started component has exited."""
+        for component in components or list(self.processes):
+            process = self.processes.get(component)
+            if process is not None and process.poll() is not None:
+                raise StackError(
+                    f"{component} exited with {process.returncode}; "
+                    f"see {self.process_log_folder}/{component}-{self._generations[component]}.log"
+                )
+
+    def process_tree(self, component: str) -> list[psutil.Process]:
+        """The component's process and all its descendants, parents first."""
+        process = self.processes.get(component)
+        if process is None:
+            return []
+        try:
+            root = psutil.Process(process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self, component: str, timeout: float = 15) -> list[int]:
+        """
+        SIGKILL a component's process and every descendant at once, as an OOM kill or a lost node would.
+
+        Nothing gets the chance to clean up, deregister or finish a trigger. Returns the killed pids.
+        """
+        process = self.processes.get(component)
+        if process is None:
+            raise StackError(f"{component} was never started")
+        tree = self.process_tree(component)
+        kill_processes(tree, signal.SIGKILL)
+        # A child that left the group (a new session) is in `tree`; the group catches any forked since.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+        _, alive = psutil.wait_procs(tree, timeout=timeout)
+        if alive:
+            raise StackError(f"Processes of {component} survived SIGKILL: {[p.pid for p in alive]}")
+        return [member.pid for member in tree]
+
+    def restart(self, component: str) -> subprocess.Popen[bytes]:
+        """Start a replacement for a component that was killed."""
+        return self.start(component)
+
+    def terminate(self, component: str, timeout: float = 30) -> int | None:
+        """Stop a component gracefully with SIGTERM (SIGKILL after ``timeout``) and return its exit code."""
+        process = self.processes.get(component)
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        tree = self.process_tree(component)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_processes(tree, signal.SIGKILL)
+            process.wait(timeout=10)
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        kill_processes(alive, signal.SIGKILL)
+        return process.returncode
+
+    def stop(self, grace: float = 20) -> None:
+        """
+        End every process this stack started, and their descendants: SIGTERM, then SIGKILL after ``grace``.
+
+        Safe to call more than once, and after a failed start.
+        """
+        members: dict[int, psutil.Process] = {}
+        for started in self._all_started:
+            with contextlib.suppress(psutil.Error):
+                if started.is_running():
+                    members[started.pid] = started
+                    for child in started.children(recursive=True):
+                        members[child.pid] = child
+        tree = list(members.values())
+        kill_processes(tree, signal.SIGTERM)
+        _, alive = psutil.wait_procs(tree, timeout=grace)
+        kill_processes(alive, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=10)
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+
+    # Logs.
+
+    def process_log(self, component: str) -> str:
+        """The output of every generation of a component, oldest first."""
+        paths = sorted(
+            self.process_log_folder.glob(f"{component}-*.log"),
+            key=lambda path: int(path.stem.rsplit("-", 1)[1]),
+        )
+        return "\n".join(path.read_text(errors="replace") for path in paths)
+
+    def log_hint(self) -> str:
+        return f"Process logs: {self.process_log_folder}"
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> list[Path]:
+        """A task's log files: one per try (``attempt=N.log``) and one per trigger run (``*.trigger.*``)."""
+        folder = self.task_log_folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, attempt: int | None = None, triggers: bool = True
+    ) -> str:
+        """
+        A task's log text: every file of it, or only those of one ``attempt``.
+
+        :param triggers: include the logs of the task's trigger runs, which the triggerer writes beside
+            the try's own log (``attempt=N.log.trigger.<triggerer job id>.log``).
+        """
+        files = self.task_log_files(dag_id, run_id, task_id)
+        if attempt is not None:
+            files = [path for path in files if path.name.startswith(f"attempt={attempt}.")]
+        if not triggers:
+            files = [path for path in files if ".trigger." not in path.name]
+        return "\n".join(path.read_text(errors="replace") for path in files)
+
+    # The REST API.
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        """Call the REST API and return the decoded JSON answer; :class:`StackError` on an HTTP error."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.api_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            raise StackError(f"{method} {path} answered {error.code}: {detail}") from error
+        return json.loads(payload) if payload else None
+
+    def trigger_dag(self, dag_id: str, run_id: str) -> str:
+        """Create a manual DAG run through the REST API and return its run ID."""
+        answer = self.api(
+            "POST",
+            f"/api/v2/dags/{_quote(dag_id)}/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None},
+        )
+        return answer["dag_run_id"]
+
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> Any:
+        """Mark a task instance ``success``, ``failed`` or ``skipped``, as the UI's "Mark as" does."""
+        return self.api(
+            "PATCH",
+            f"/api/v2/dags/{_quote(dag_id)}/dagRuns/{_quote(run_id)}/taskInstances/{_quote(task_id)}",
+            {"new_state": state},
+        )
+
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> list[Any]:
+        """Clear a task instance whatever its state, as the UI's "Clear" does; returns the cleared ones."""
+        answer = self.api(
+            "POST",
+            f"/api/v2/dags/{_quote(dag_id)}/clearTaskInstances",
+            {"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False},
+        )
+        return answer["task_instances"]
+
+    # The metadata DB, read directly: cheap enough to poll, and it is what the scheduler acts on.
+
+    def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query on the metadata DB."""
+        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            return connection.execute(sql, tuple(parameters)).fetchall()
+        finally:
+            connection.close()
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 90) -> None:
+        """Wait until the DAG processor has parsed and stored a DAG, active and unpaused."""
+
+        def parsed() -> bool:
+            self.check_alive()
+            rows = self.query(
+                "SELECT d.is_paused FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id "
+                "WHERE d.dag_id = ? AND NOT d.is_stale",
+                (dag_id,),
+            )
+            return bool(rows) and not rows[0][0]
+
+        wait_for(
+            f"DAG {dag_id} to be parsed",
+            parsed,
+            timeout,
+            hint=lambda: f"Import errors: {self.query('SELECT filename, stacktrace FROM import_error')}",
+        )
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstanceRow | None:
+        """Read one task instance (map index -1) from the metadata DB."""
+        rows = self.query(
+            "SELECT id, state, try_number, trigger_id, pid FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1",
+            (dag_id, run_id, task_id),
+        )
+        if not rows:
+            return None
+        ti_id, state, try_number, trigger_id, pid = rows[0]
+        # The DB keeps the UUID as 32 hex digits; processes and the API spell it with dashes.
+        return TaskInstanceRow(str(uuid.UUID(ti_id)), state, try_number, trigger_id, pid)
+
+    def wait_for_task_state(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        states: Collection[str],
+        timeout: float,
+        *,
+        try_number: int | None = None,
+    ) -> TaskInstanceRow:
+        """
+        Wait until a task instance is in one of ``states`` (at ``try_number``, if given) and return it.
+
+        Fails at once, instead of at the timeout, if the task reaches a terminal state not in
+        ``states``, or if a component of the stack died.
+        """
+        last: list[TaskInstanceRow | None] = [None]
+
+        def reached() -> TaskInstanceRow | None:
+            self.check_alive()
+            ti = last[0] = self.task_instance(dag_id, run_id, task_id)
+            if ti is None or (try_number is not None and ti.try_number != try_number):
+                return None
+            if ti.state in states:
+                return ti
+            if ti.state in TERMINAL_TASK_STATES:
+                raise StackError(
+                    f"{dag_id}.{task_id} ended {ti.state}, not {sorted(states)}.\n"
+                    + self.task_log(dag_id, run_id, task_id)[-6000:]
+                )
+            return None
+
+        return wait_for(
+            f"{dag_id}.{task_id} in {run_id} to be {sorted(states)}"
+            + ("" if try_number is None else f" at try {try_number}"),
+            reached,
+            timeout,
+            hint=lambda: f"Last seen: {last[0]}. {self.log_hint()}",
+        )
+
+    def trigger_count(self) -> int:
+        """The number of triggers in the metadata DB; the triggerer cleans up those no task waits on."""
+        return self.query("SELECT COUNT(*) FROM trigger")[0][0]
+
+    def latest_job_id(self, job_type: str) -> int | None:
+        """The newest ``job`` row of a type, e.g. ``TriggererJob``: each triggerer start adds one."""
+        return self.query("SELECT MAX(id) FROM job WHERE job_type = ?", (job_type,))[0][0]
+
+    def variable_keys(self, prefix: str) -> list[str]:
+        """The keys of the Airflow Variables whose key starts with ``prefix``."""
+        return [row[0] for row in self.query("SELECT key FROM variable WHERE key LIKE ?", (prefix + "%",))]
+
+    # The processes that run one task instance.
+
+    def task_processes(self, ti_id: str) -> list[psutil.Process]:
+        """
+        The processes running a task instance's current try: its supervisor, then the task runner.
+
+        With the LocalExecutor, a worker process that the scheduler forked runs the task SDK's
+        supervisor and retitles itself ``airflow worker -- LocalExecutor: <task instance id>``; the
+        supervisor forks the task runner, titled ``airflow worker -- <task instance id>``. The
+        supervisor heartbeats for the task and reports how it ended; the runner runs ``execute``.
+        """
+        found: list[tuple[bool, psutil.Process]] = []
+        for process in self.process_tree("scheduler"):
+            with contextlib.suppress(psutil.Error):
+                title = " ".join(process.cmdline())
+                if title.startswith("airflow worker --") and ti_id in title:
+                    found.append(("LocalExecutor" not in title, process))
+        return [process for _, process in sorted(found, key=lambda item: item[0])]
+
+
+def kill_processes(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:
+    """Send ``sig`` to each process that still exists."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
