@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
 from airflow_entityresolution import validation
-from airflow_entityresolution.errors import translated_errors
+from airflow_entityresolution.errors import EntityResolutionRequestError, translated_errors
 from airflow_entityresolution.jobs import ID_MAPPING, JobKind, JobState, PollSchedule, job_description
 
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 10}
@@ -147,14 +147,24 @@ class EntityResolutionHook(AwsBaseHook):
         when ``waiter_max_attempts`` polls pass without a terminal status.
         """
         schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        log = log or self.log
         state = None
         for delay in schedule:
             time.sleep(delay)
-            state = self.describe_job(kind, workflow_name, job_id)
-            state.log(log or self.log)
+            state = self._answered_poll(schedule, kind, workflow_name, job_id, log)
+            state.log(log)
             if state.is_terminal:
                 return state
         raise schedule.timeout_error(state)
+
+    def _answered_poll(
+        self, schedule: PollSchedule, kind: JobKind, workflow_name: str, job_id: str, log: logging.Logger
+    ) -> JobState:
+        while True:
+            try:
+                return self.describe_job(kind, workflow_name, job_id)
+            except EntityResolutionRequestError as error:
+                time.sleep(schedule.missed(error, log))
 
     def get_id_mapping_job(self, workflow_name: str, job_id: str) -> dict[str, Any]:
         """
@@ -250,15 +260,31 @@ class EntityResolutionHook(AwsBaseHook):
     ) -> JobState:
         """The asynchronous twin of :meth:`wait_for_job`, on the shared client."""
         schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        log = log or self.log
         state = None
         async with self.shared_async_client() as client:
             for delay in schedule:
                 await asyncio.sleep(delay)
-                state = await self.async_describe_job(client, kind, workflow_name, job_id)
-                state.log(log or self.log)
+                state = await self._async_answered_poll(client, schedule, kind, workflow_name, job_id, log)
+                state.log(log)
                 if state.is_terminal:
                     return state
         raise schedule.timeout_error(state)
+
+    async def _async_answered_poll(
+        self,
+        client: Any,
+        schedule: PollSchedule,
+        kind: JobKind,
+        workflow_name: str,
+        job_id: str,
+        log: logging.Logger,
+    ) -> JobState:
+        while True:
+            try:
+                return await self.async_describe_job(client, kind, workflow_name, job_id)
+            except EntityResolutionRequestError as error:
+                await asyncio.sleep(schedule.missed(error, log))
 
 
 def _method(operation: str) -> str:

@@ -14,6 +14,7 @@ import enum
 import logging
 import math
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,9 @@ from airflow_entityresolution import validation
 from airflow_entityresolution.errors import (
     EntityResolutionError,
     EntityResolutionJobFailedError,
+    EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
+    ErrorKind,
 )
 
 
@@ -238,6 +241,9 @@ class PollSchedule:
     a triggerer restart, say); every later delay is drawn from its top tenth, so a
     wait never polls later than configured.
 
+    A poll that the service did not answer, because throttling or an outage outlasted
+    botocore's retries, does not count as an attempt: see :meth:`missed`.
+
     :param waiter_delay: seconds between polls.
     :param waiter_max_attempts: the number of polls before the wait gives up.
     """
@@ -246,6 +252,21 @@ class PollSchedule:
         validation.check_waiter_settings(waiter_delay, waiter_max_attempts)
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        # Missed polls are free, so only the clock bounds a wait that the service keeps refusing.
+        self._deadline = time.monotonic() + waiter_delay * waiter_max_attempts
+
+    def missed(self, error: EntityResolutionRequestError, log: logging.Logger) -> float:
+        """
+        Return the delay before polling again after ``error``, or re-raise it.
+
+        Transient errors are retried until the wait's nominal span
+        (``waiter_delay * waiter_max_attempts``) has passed; anything else fails at once.
+        """
+        if error.kind is not ErrorKind.TRANSIENT or time.monotonic() > self._deadline:
+            raise error
+        delay = self.waiter_delay * random.uniform(0.9, 1.0)
+        log.warning("%s. The poll is missed, not counted: polling again in %.1fs", error, delay)
+        return delay
 
     def __iter__(self) -> Iterator[float]:
         yield 0.0

@@ -10,7 +10,11 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
 
-from airflow_entityresolution.errors import EntityResolutionWaitTimeoutError
+from airflow_entityresolution.errors import (
+    EntityResolutionRequestError,
+    EntityResolutionWaitTimeoutError,
+    ErrorKind,
+)
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING, JobKind, PollSchedule, state_from_event
 from airflow_entityresolution.triggers import (
@@ -95,7 +99,15 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
 
     def poke(self, context: Context) -> PokeReturnValue:
         self._check_inputs()
-        state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
+        try:
+            state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
+        except EntityResolutionRequestError as error:
+            if error.kind is not ErrorKind.TRANSIENT:
+                raise
+            # Throttling or an outage that outlasted botocore's retries: the sensor's timeout bounds it.
+            self.log.warning("%s. The poke is missed: trying again at the next one", error)
+            self._last_error = error
+            return PokeReturnValue(is_done=False)
         self._last_state = state
         state.log(self.log)
         state.raise_if_failed()
@@ -103,7 +115,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
 
     def _last_seen(self) -> str:
         state = getattr(self, "_last_state", None)
-        return f"Last status seen of job {self.job_id}: {state.status}." if state else "No status was seen."
+        seen = f"Last status seen of job {self.job_id}: {state.status}." if state else "No status was seen."
+        error = getattr(self, "_last_error", None)
+        return f"{seen} Last error: {error}" if error else seen
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         try:

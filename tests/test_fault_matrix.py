@@ -72,7 +72,7 @@ class Scenario:
     name: str
     injection: str
     outcome: Literal["success", "failure"]
-    hits: Mapping[FaultKind, int]
+    hits: Mapping[FaultKind, int] | None
     faults: tuple[Fault, ...] = ()
     mid_wait: tuple[Fault, ...] = ()
     finish: bool = True
@@ -103,17 +103,25 @@ SCENARIOS = [
     ),
     Scenario(
         "throttle_past_budget",
-        "Fault.throttle(count=6) on GetIdMappingJob: more 429s than the 4 attempts the client makes",
-        "failure",
-        {FaultKind.THROTTLE: ATTEMPTS},
+        "Fault.throttle(count=6) on GetIdMappingJob: more 429s than the 4 attempts one poll makes",
+        "success",
+        {FaultKind.THROTTLE: 6},
         faults=(Fault.throttle(count=6, operation=GET),),
+    ),
+    Scenario(
+        "throttled_for_good",
+        "Fault.throttle(count=None) on GetIdMappingJob: every poll answered 429; "
+        "trigger waiter_max_attempts=10, sensor timeout=2s",
+        "failure",
+        None,
+        faults=(Fault.throttle(count=None, operation=GET),),
         finish=False,
-        fragments=(
-            "ThrottlingException",
-            "Rate exceeded",
-            f"still failing after {ATTEMPTS} attempts",
-            "{job_id}",
-        ),
+        fragments=("ThrottlingException",),
+        trigger_fragments=("Rate exceeded", f"still failing after {ATTEMPTS} attempts", "{job_id}"),
+        sensor_fragments=("timed out", "Last error: "),
+        sensor_error=AirflowSensorTimeout,
+        poll_limit=10,
+        sensor_timeout=2,
     ),
     Scenario(
         "server_error",
@@ -251,7 +259,10 @@ def check_emulator_saw(emulator: EntityResolutionEmulator, scenario: Scenario, j
     """The checks every row shares: one job started, each fault hit exactly as often as it should."""
     assert emulator.count("StartIdMappingJob") == 1, "exactly one start: no duplicate job"
     assert [job.job_id for job in emulator.jobs()] == [job_id]
-    assert fault_hits(emulator) == Counter(scenario.hits)
+    if scenario.hits is None:
+        assert fault_hits(emulator), "the fault hit the wait"
+    else:
+        assert fault_hits(emulator) == Counter(scenario.hits)
     polls = gets(emulator)
     assert all(request.job_id == job_id for request in polls)
     if scenario.mid_wait:

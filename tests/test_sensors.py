@@ -29,10 +29,10 @@ MODES = [
 @pytest.fixture
 def emulator(entity_resolution_emulator):
     entity_resolution_emulator.add_id_mapping_workflow(
-        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=1.5)
+        WORKFLOW, JobScript.succeeded(METRICS, running_seconds=3)
     )
     entity_resolution_emulator.add_id_mapping_workflow(
-        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=1.5)
+        "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=3)
     )
     return entity_resolution_emulator
 

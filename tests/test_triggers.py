@@ -105,10 +105,10 @@ async def test_throttled_and_failed_polls_are_retried_and_the_wait_goes_on(emula
     assert sum(r.fault is not None for r in emulator.requests) == 2
 
 
-async def test_throttling_past_the_retry_budget_ends_with_a_clear_error(emulator):
+async def test_throttling_that_never_stops_ends_the_wait_with_a_clear_error_once_its_time_is_up(emulator):
     job_id = start(WORKFLOW)
     emulator.inject(Fault.throttle(count=None, operation="GetIdMappingJob"))
-    [event] = await events_of(trigger(WORKFLOW, job_id))
+    [event] = await events_of(trigger(WORKFLOW, job_id, waiter_max_attempts=10))
     assert event["outcome"] == "error"
     assert "ThrottlingException" in event["message"]
     assert "still failing after 4 attempts" in event["message"]

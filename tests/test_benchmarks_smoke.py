@@ -1,0 +1,138 @@
+"""
+Keep ``make bench`` from breaking silently: the harness runs end to end in quick mode and yields
+sane figures. Nothing here asserts a timing; BENCHMARKS.md holds the measurements.
+
+Also the functional half of the benchmarks: a wait on the shared client outlives its credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from airflow_entityresolution.emulator import JobScript
+from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
+
+REPO = Path(__file__).resolve().parent.parent
+ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowEntityResolution"
+BASE_ACCESS_KEY = "AKIABASECREDENTIALS1"
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run ``python -m benchmarks.run --quick`` once, into a temporary report."""
+    out = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--quick",
+            "--output",
+            str(out / "BENCHMARKS.md"),
+            "--json",
+            str(out / "results.json"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    results["report"] = (out / "BENCHMARKS.md").read_text()
+    return results
+
+
+@pytest.mark.timeout(300)
+def test_the_quick_run_measures_both_sides(quick_results: dict[str, Any]) -> None:
+    runs = quick_results["triggerer"]
+    assert {run["side"] for run in runs} == {"ours", "baseline"}
+    for run in runs:
+        assert run["succeeded_waits"] == run["waits"], run["failure_examples"]
+        assert run["polls"] >= run["waits"]
+        assert run["rss_added_bytes"] > 0
+        assert run["cpu_seconds"] > 0
+        assert run["lag_p99"] >= 0
+        assert run["latency_p50"] is not None and run["latency_p99"] >= run["latency_p50"]
+
+
+@pytest.mark.timeout(300)
+def test_the_quick_run_throttles_and_counts(quick_results: dict[str, Any]) -> None:
+    runs = quick_results["throttled"]
+    assert [(run["side"], bool(run["botocore_config"])) for run in runs] == [
+        ("baseline", False),
+        ("ours", False),
+        ("ours", True),
+    ]
+    for run in runs:
+        assert run["succeeded_waits"] + run["failed_waits"] + run["unfinished_waits"] == run["waits"]
+        assert run["ok_polls"] >= run["succeeded_waits"]
+        assert run["throttled_polls"] == run["polls"] - run["ok_polls"]
+
+
+@pytest.mark.timeout(300)
+def test_the_quick_run_writes_the_report(quick_results: dict[str, Any]) -> None:
+    assert quick_results["import"]["ours"]["dag_seconds"] > 0
+    assert quick_results["import"]["amazon"]["dag_rss_bytes"] > 0
+    assert quick_results["sync"]["hook_median"] > 0 and quick_results["sync"]["raw_median"] > 0
+    report = quick_results["report"]
+    assert "python -m benchmarks.run --quick" in report
+    for heading in ("## Summary", "## 1. Triggerer cost", "## 3. Throttled account", "## Closing note"):
+        assert heading in report
+    assert report.count("| met |") + report.count("| **missed** |") == 9
+
+
+@pytest.fixture
+def short_lived_role(entity_resolution_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A role-assuming connection (STS from moto) whose credentials last the 900 s minimum."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    entity_resolution_emulator.add_id_mapping_workflow(
+        "wf", JobScript.succeeded({"inputRecords": 3}, running_seconds=2.0)
+    )
+    connection = {
+        "conn_type": "aws",
+        "login": BASE_ACCESS_KEY,
+        "password": "base-secret",
+        "extra": {
+            "region_name": "us-east-1",
+            "endpoint_url": entity_resolution_emulator.endpoint_url,
+            "role_arn": ROLE_ARN,
+            "assume_role_kwargs": {"DurationSeconds": 900},
+            "service_config": {"sts": {"endpoint_url": f"http://{host}:{port}"}},
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    yield entity_resolution_emulator
+    server.stop()
+
+
+async def test_a_shared_client_outlives_its_credentials(short_lived_role: Any) -> None:
+    """
+    botocore refreshes assumed-role credentials once fewer than 15 minutes remain (advisory
+    refresh), so credentials that last 900 s are stale from the start and are refreshed before
+    every request: each poll of the wait is signed with the next set, as after an hour's expiry.
+    """
+    job_id = EntityResolutionHook().start_id_mapping_job("wf")
+    trigger = EntityResolutionIdMappingJobCompletedTrigger(
+        "wf", job_id, waiter_delay=0.2, waiter_max_attempts=100
+    )
+    [event] = [event.payload async for event in trigger.run()]
+    assert event["outcome"] == "succeeded"
+    assert len(shared_async_clients) == 0
+    gets = [r for r in short_lived_role.requests if r.operation == "GetIdMappingJob"]
+    assert len(gets) >= 3
+    assert all(r.status == 200 for r in gets)
+    keys = [r.access_key_id for r in gets]
+    assert BASE_ACCESS_KEY not in keys and None not in keys
+    assert len(set(keys)) >= 2, "the shared client kept signing with its first credentials"
