@@ -9,7 +9,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 
-.PHONY: install demo test lint lock clean
+.PHONY: install demo test lint lock bench clean
 
 install: $(INSTALLED)
 
@@ -24,11 +24,15 @@ demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
 
 test: $(INSTALLED)
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts
+	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
 	$(BIN)/python -m pytest
 
+# Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.run
+
 lint: $(INSTALLED)
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts
+	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
 
 # Pins the tested dependency set; run after changing dependencies in pyproject.toml.
 lock:

@@ -17,11 +17,13 @@ from airflow_entityresolution import validation
 from airflow_entityresolution.errors import EntityResolutionRequestError, translated_errors
 from airflow_entityresolution.jobs import ID_MAPPING, JobKind, JobState, PollSchedule, job_description
 
-DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 10}
+DEFAULT_RETRIES: dict[str, Any] = {"mode": "adaptive", "max_attempts": 10}
 """botocore's retry settings unless the user's ``botocore_config`` or connection sets ``retries``.
 
-Standard mode retries ThrottlingException, 5xx answers and dropped connections with
-exponential backoff and full jitter, so waits that throttle together spread out."""
+Adaptive mode retries ThrottlingException, 5xx answers and dropped connections with
+exponential backoff and full jitter, and adds a client-side rate limiter that slows down
+once the service throttles. Every wait in a triggerer shares one client, so that limiter
+spaces the requests of all of them: BENCHMARKS.md measures it against standard mode."""
 
 
 @dataclass

@@ -203,7 +203,7 @@ def test_transient_errors_past_the_retry_budget_fail_with_a_clear_message(hook, 
 
 
 def test_default_retries_apply_unless_the_user_sets_them(emulator):
-    assert EntityResolutionHook().config.retries == {"mode": "standard", "max_attempts": 10}
+    assert EntityResolutionHook().config.retries == {"mode": "adaptive", "max_attempts": 10}
     assert EntityResolutionHook(
         config={"retries": {"max_attempts": 2, "mode": "adaptive"}}
     ).config.retries == {

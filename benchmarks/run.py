@@ -1,0 +1,344 @@
+"""
+Run every benchmark side by side and write BENCHMARKS.md: ``python -m benchmarks.run [--quick]``.
+
+The emulator runs in its own process (:mod:`benchmarks.emulator_process`); every
+measurement runs in a fresh process of its own (:mod:`benchmarks.worker`). This module
+only orchestrates, samples the measured process's TCP connections from outside, and
+turns the figures into the report (:mod:`benchmarks.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.emulator_process import EmulatorProcess
+
+REPO = Path(__file__).resolve().parent.parent
+DAGS = Path(__file__).resolve().parent / "dags"
+TCP_SAMPLE_SECONDS = 0.5
+STANDARD = {"retries": {"mode": "standard", "max_attempts": 10}}
+
+
+@dataclass(frozen=True)
+class WaitsPlan:
+    """One batch of concurrent waits: how many, how often they poll, how long their jobs run."""
+
+    waits: int
+    waiter_delay: float
+    running_seconds: tuple[float, float]
+    deadline_seconds: float
+    waiter_max_attempts: int = 1000
+    rate_limit_per_second: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one session measures; ``quick`` shrinks everything for the smoke test."""
+
+    triggerer: tuple[WaitsPlan, ...]
+    throttled: WaitsPlan
+    import_reps: int
+    sync_reps: int
+    seed: int = 20260101
+
+
+FULL = Settings(
+    # The jobs run long enough that every baseline wait has opened its client before the first job ends.
+    triggerer=(
+        WaitsPlan(100, 2.0, (6.0, 10.0), 120.0),
+        WaitsPlan(500, 2.0, (14.0, 20.0), 120.0),
+        WaitsPlan(1000, 2.0, (26.0, 32.0), 150.0),
+    ),
+    throttled=WaitsPlan(200, 5.0, (5.0, 10.0), 110.0, rate_limit_per_second=5.0),
+    import_reps=7,
+    sync_reps=400,
+)
+QUICK = Settings(
+    triggerer=(WaitsPlan(20, 0.5, (1.0, 2.0), 30.0),),
+    throttled=WaitsPlan(10, 0.5, (1.0, 1.5), 20.0, rate_limit_per_second=5.0),
+    import_reps=1,
+    sync_reps=30,
+)
+
+
+@dataclass
+class Session:
+    """The shared context of one run: the emulator, the environment of the measured processes."""
+
+    emulator: EmulatorProcess
+    env: dict[str, str]
+    python: str = sys.executable
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def worker_command(python: str, spec: dict[str, Any]) -> list[str]:
+    """The command line of a measured process."""
+    return [python, "-m", "benchmarks.worker", json.dumps(spec)]
+
+
+def run_worker(session: Session, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run a scenario that needs no conversation and return its figures."""
+    completed = subprocess.run(
+        worker_command(session.python, spec),
+        cwd=REPO,
+        env=session.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"worker {spec['scenario']} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+class TcpSampler(threading.Thread):
+    """Count, from outside, the measured process's TCP connections to the emulator, keeping the peak."""
+
+    def __init__(self, pid: int, port: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.port = port
+        self.peak = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(TCP_SAMPLE_SECONDS):
+            try:
+                connections = self.process.net_connections(kind="tcp")
+            except psutil.Error:
+                return
+            count = sum(1 for c in connections if c.raddr and c.raddr.port == self.port)
+            self.peak = max(self.peak, count)
+
+
+def run_waits(session: Session, side: str, plan: WaitsPlan, botocore_config: dict | None) -> dict[str, Any]:
+    """Run one batch of waits for ``side`` and return the worker's and the emulator's figures together."""
+    emulator = session.emulator
+    emulator.call("reset")
+    spec = {
+        "scenario": "waits",
+        "side": side,
+        "waiter_delay": plan.waiter_delay,
+        "waiter_max_attempts": plan.waiter_max_attempts,
+        "deadline_seconds": plan.deadline_seconds,
+        "botocore_config": botocore_config,
+    }
+    process = subprocess.Popen(
+        worker_command(session.python, spec),
+        cwd=REPO,
+        env=session.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    ready = process.stdout.readline()
+    if not ready:
+        raise RuntimeError(f"worker waits/{side} did not start:\n{process.stderr.read()[-3000:]}")
+    running = [session.rng.uniform(*plan.running_seconds) for _ in range(plan.waits)]
+    job_ids = emulator.call("start_jobs", running_seconds=running)["job_ids"]
+    emulator.call("configure", rate_limit_per_second=plan.rate_limit_per_second)
+    sampler = TcpSampler(process.pid, int(emulator.endpoint_url.rsplit(":", 1)[1]))
+    sampler.start()
+    process.stdin.write(json.dumps({"job_ids": job_ids}) + "\n")
+    process.stdin.flush()
+    output, errors = process.communicate()
+    sampler.stopped.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"worker waits/{side} failed:\n{errors[-3000:]}")
+    figures = json.loads(output.strip().splitlines()[-1])
+    return summarize_waits(figures, emulator.call("stats"), plan, side, botocore_config, sampler.peak)
+
+
+def summarize_waits(
+    figures: dict[str, Any],
+    stats: dict[str, Any],
+    plan: WaitsPlan,
+    side: str,
+    botocore_config: dict | None,
+    tcp_peak: int,
+) -> dict[str, Any]:
+    """Turn a batch's raw figures into the reported ones."""
+    gets = stats["gets"]
+    ok_times = sorted(get[0] for get in gets if get[1] == 200)
+    events = figures["events"]
+    latencies = [
+        event[0] - stats["end_times"][job_id]
+        for job_id, event in events.items()
+        if event[1] == "ok" and stats["end_times"].get(job_id) is not None
+    ]
+    failures = [event[1] for event in events.values() if event[1] not in ("ok", "unfinished")]
+    span = (ok_times[-1] - ok_times[0]) if len(ok_times) > 1 else 0.0
+    return {
+        "side": side,
+        "botocore_config": botocore_config,
+        "plan": asdict(plan),
+        "waits": plan.waits,
+        "polls": len(gets),
+        "ok_polls": len(ok_times),
+        "throttled_polls": sum(1 for get in gets if get[1] == 429),
+        "calls_per_job": len(gets) / plan.waits,
+        "rss_per_wait_bytes": (figures["rss_peak"] - figures["rss_before"]) / plan.waits,
+        "rss_added_bytes": figures["rss_peak"] - figures["rss_before"],
+        "cpu_seconds": figures["cpu_seconds"],
+        "cpu_per_poll": figures["cpu_seconds"] / max(1, len(gets)),
+        "wall_seconds": figures["wall_seconds"],
+        "lag_p50": figures["lag_p50"],
+        "lag_p99": figures["lag_p99"],
+        "lag_max": figures["lag_max"],
+        "tcp_peak": tcp_peak,
+        "succeeded_waits": sum(1 for event in events.values() if event[1] == "ok"),
+        "failed_waits": len(failures),
+        "failure_examples": sorted(set(failures))[:3],
+        "unfinished_waits": sum(1 for event in events.values() if event[1] == "unfinished"),
+        "latency_p50": statistics.median(latencies) if latencies else None,
+        "latency_p99": _percentile(latencies, 0.99) if latencies else None,
+        "latency_max": max(latencies) if latencies else None,
+        "ok_rate": (len(ok_times) - 1) / span if span else None,
+        "attempt_rate": len(gets) / span if span else None,
+        "contention_seconds": span,
+    }
+
+
+def _percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def bench_triggerer(session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """Benchmarks 1 and 2: the same batches for both sides, back to back at each N."""
+    runs = []
+    for plan in settings.triggerer:
+        for side in ("baseline", "ours"):
+            runs.append(run_waits(session, side, plan, None))
+            _progress(runs[-1])
+    return runs
+
+
+def bench_throttled(session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """Benchmark 3: a throttled account, each side with a user's retry settings."""
+    runs = []
+    for side, config in (("baseline", None), ("ours", None), ("ours", STANDARD)):
+        runs.append(run_waits(session, side, settings.throttled, config))
+        _progress(runs[-1])
+    return runs
+
+
+def bench_import(session: Session, settings: Settings) -> dict[str, Any]:
+    """Benchmark 4: DAG-parse cost in fresh processes, the three variants interleaved."""
+    variants = {"sdk_only": None, "ours": str(DAGS / "ours_dag.py"), "amazon": str(DAGS / "amazon_dag.py")}
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for _ in range(settings.import_reps):
+        for name, dag_file in variants.items():
+            samples[name].append(run_worker(session, {"scenario": "import", "dag_file": dag_file}))
+    result = {
+        name: {
+            "sdk_seconds": statistics.median(s["sdk_seconds"] for s in runs),
+            "dag_seconds": statistics.median(s["dag_seconds"] for s in runs),
+            "dag_rss_bytes": statistics.median(s["dag_rss_bytes"] for s in runs),
+        }
+        for name, runs in samples.items()
+    }
+    result["reps"] = settings.import_reps
+    print(f"import: {json.dumps(result)}", file=sys.stderr)
+    return result
+
+
+def bench_sync(session: Session, settings: Settings) -> dict[str, Any]:
+    """Benchmark 5: the hook's blocking call against raw boto3, interleaved in one process."""
+    session.emulator.call("reset")
+    [job_id] = session.emulator.call("start_jobs", running_seconds=[3600.0])["job_ids"]
+    spec = {
+        "scenario": "sync",
+        "endpoint_url": session.emulator.endpoint_url,
+        "job_id": job_id,
+        "reps": settings.sync_reps,
+    }
+    result = run_worker(session, spec)
+    result["median_ratio"] = result["hook_median"] / result["raw_median"]
+    print(f"sync: {json.dumps(result)}", file=sys.stderr)
+    return result
+
+
+def _progress(run: dict[str, Any]) -> None:
+    brief = {key: run[key] for key in ("side", "waits", "polls", "cpu_per_poll", "lag_p99", "wall_seconds")}
+    print(f"waits: {json.dumps(brief)}", file=sys.stderr)
+
+
+def measured_env(endpoint_conn: str, airflow_home: str) -> dict[str, str]:
+    """The environment of every measured process."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": airflow_home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(Path(airflow_home) / "dags"),
+            "AIRFLOW_CONN_AWS_DEFAULT": endpoint_conn,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return env
+
+
+def run_all(settings: Settings, python: str = sys.executable) -> dict[str, Any]:
+    """Run every benchmark in one session and return the figures."""
+    started = time.time()
+    with (
+        tempfile.TemporaryDirectory(prefix="entityresolution-bench-") as home,
+        EmulatorProcess(python) as emu,
+    ):
+        session = Session(emu, measured_env(emu.connection(), home), python, random.Random(settings.seed))
+        results = {
+            "triggerer": bench_triggerer(session, settings),
+            "throttled": bench_throttled(session, settings),
+            "import": bench_import(session, settings),
+            "sync": bench_sync(session, settings),
+        }
+    results["duration_seconds"] = time.time() - started
+    return results
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small N and short runs (the smoke test)")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="the report to write")
+    parser.add_argument("--json", type=Path, help="also write the raw figures as JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks and write the report."""
+    from benchmarks.report import render
+
+    arguments = parse_arguments(argv)
+    command = "python -m benchmarks.run" + (" --quick" if arguments.quick else "")
+    results = run_all(QUICK if arguments.quick else FULL)
+    if arguments.json:
+        arguments.json.write_text(json.dumps(results, indent=2))
+    arguments.output.write_text(render(results, command, quick=arguments.quick))
+    print(f"wrote {arguments.output} in {results['duration_seconds']:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
