@@ -8,8 +8,10 @@ Airflow deployment would: through the REST API, the CLI's processes and signals,
 happened from the metadata DB and the task log files. Every wait is bounded, and
 :meth:`AirflowStack.stop` ends every process the stack started, descendants included.
 
-LocalExecutor runs on SQLite: Airflow 3 dropped the SequentialExecutor and no longer refuses
-LocalExecutor on SQLite, it only warns that SQLite is not for production.
+The executor is the LocalExecutor, on SQLite. Airflow 2 refused that pair (SQLite allowed only the
+SequentialExecutor); Airflow 3 removed the SequentialExecutor, and 3.3 runs the LocalExecutor on
+SQLite without a word. SQLite takes one writer at a time, which four processes and a task or two
+share without trouble at this scale.
 """
 
 from __future__ import annotations
@@ -37,15 +39,20 @@ import psutil
 AIRFLOW = [sys.executable, "-m", "airflow"]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
-JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production"
+# At least 64 bytes, or PyJWT warns about a short HMAC key in every process log.
+JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production-" + "0123456789abcdef" * 2
 # A fixed, valid Fernet key: every process must decrypt what another one encrypted (Variables).
 FERNET_KEY = "Pb6HMlTsxn-hRAyEqPX3NCY5LwoMZyUaBWQ9mHvVCtU="
 
 T = TypeVar("T")
 
 
-class StackError(AssertionError):
-    """Something the stack was asked to do did not happen in time; the message says what and where to look."""
+class StackError(RuntimeError):
+    """
+    Something the stack was asked to do did not happen in time; the message says what and where to look.
+
+    Not an ``AssertionError``: a test that expects an assertion to fail must not pass on a stuck stack.
+    """
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,7 +70,7 @@ def wait_for(
     hint: str | Callable[[], str] = "",
 ) -> T:
     """
-    Call ``probe`` until it returns something other than ``None`` or ``False``, and return that.
+    Call ``probe`` until it returns a true value (a non-empty list, a row, ``True``), and return that.
 
     :param what: what is awaited, for the error message.
     :param probe: the check; exceptions it raises propagate.
@@ -74,7 +81,7 @@ def wait_for(
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
-        if result is not None and result is not False:
+        if result:
             return result
         if time.monotonic() >= deadline:
             detail = hint() if callable(hint) else hint
@@ -324,26 +331,11 @@ class AirflowStack:
         return [member.pid for member in tree]
 
     def restart(self, component: str) -> subprocess.Popen[bytes]:
-        """Start a replacement for a component that was killed."""
+        """Start a replacement for a component that was killed; it gets a new ``job`` row and log file."""
+        self.check_alive([name for name in self.processes if name != component])
         return self.start(component)
 
-    def terminate(self, component: str, timeout: float = 30) -> int | None:
-        """Stop a component gracefully with SIGTERM (SIGKILL after ``timeout``) and return its exit code."""
-        process = self.processes.get(component)
-        if process is None or process.poll() is not None:
-            return None if process is None else process.returncode
-        tree = self.process_tree(component)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_processes(tree, signal.SIGKILL)
-            process.wait(timeout=10)
-        _, alive = psutil.wait_procs(tree, timeout=10)
-        kill_processes(alive, signal.SIGKILL)
-        return process.returncode
-
-    def stop(self, grace: float = 20) -> None:
+    def stop(self, grace: float = 5) -> None:
         """
         End every process this stack started, and their descendants: SIGTERM, then SIGKILL after ``grace``.
 
@@ -398,6 +390,23 @@ class AirflowStack:
         if not triggers:
             files = [path for path in files if ".trigger." not in path.name]
         return "\n".join(path.read_text(errors="replace") for path in files)
+
+    def executor_events(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> int:
+        """
+        How many executor events the scheduler has processed for one try of a task, by its log.
+
+        A try that defers ends its worker process, and the executor reports that as an event too;
+        the DB does not show when the scheduler has drained it.
+        """
+        key = (
+            f"TaskInstanceKey(dag_id='{dag_id}', task_id='{task_id}', run_id='{run_id}', "
+            f"try_number={try_number}, map_index=-1)"
+        )
+        return sum(
+            1
+            for line in self.process_log("scheduler").splitlines()
+            if "Received executor event" in line and key in line
+        )
 
     # The REST API.
 
@@ -534,9 +543,9 @@ class AirflowStack:
         """The newest ``job`` row of a type, e.g. ``TriggererJob``: each triggerer start adds one."""
         return self.query("SELECT MAX(id) FROM job WHERE job_type = ?", (job_type,))[0][0]
 
-    def variable_keys(self, prefix: str) -> list[str]:
-        """The keys of the Airflow Variables whose key starts with ``prefix``."""
-        return [row[0] for row in self.query("SELECT key FROM variable WHERE key LIKE ?", (prefix + "%",))]
+    def has_variable(self, key: str) -> bool:
+        """Whether an Airflow Variable with this key exists."""
+        return bool(self.query("SELECT 1 FROM variable WHERE key = ?", (key,)))
 
     # The processes that run one task instance.
 

@@ -1,9 +1,9 @@
 """
 The operator under Airflow's own processes: a triggerer SIGKILLed mid-wait, a worker SIGKILLed
-after the start, a task cleared or marked failed while deferred.
+after the start (and, a known gap, during it), a task cleared or marked failed while deferred.
 
 One Airflow stack (API server, scheduler, DAG processor, triggerer; LocalExecutor on SQLite)
-serves the whole module, each test with its own DAG and workflow. The emulator runs in this
+serves the whole module, each test with its own DAG, run and workflow. The emulator runs in this
 process, so each test counts the requests Airflow's processes really sent it.
 """
 
@@ -14,17 +14,23 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import psutil
 import pytest
 
-from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript, JobSnapshot
+from airflow_entityresolution.emulator import (
+    EmulatorServer,
+    EntityResolutionEmulator,
+    Fault,
+    JobScript,
+    JobSnapshot,
+)
 from airflow_entityresolution.operators import StartedJobRecord
 
-from .airflow_processes import AirflowStack, wait_for
+from .airflow_processes import TERMINAL_TASK_STATES, AirflowStack, StackError, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,11 +47,18 @@ LEAK_WORDS = (
     "Task exception was never retrieved",
     "was never awaited",
 )
+# Jobs run until the test ends them with `finish_job` once the point under test is reached: the
+# outcome is scripted, but the timing is not left to chance on a loaded machine.
+LONG = 600.0
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+class DuplicateStartError(AssertionError):
+    """The emulator saw a second StartIdMappingJob for one task instance."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +101,20 @@ class DagSpec:
 TRIGGERER_KILL_SUCCEEDED = DagSpec("e2e_triggerer_kill_succeeded", "e2e-triggerer-kill-succeeded", True)
 TRIGGERER_KILL_FAILED = DagSpec("e2e_triggerer_kill_failed", "e2e-triggerer-kill-failed", True)
 WORKER_KILL = DagSpec("e2e_worker_kill", "e2e-worker-kill", False, retries=1, retry_delay_seconds=2)
+WORKER_KILL_START_IN_FLIGHT = DagSpec(
+    "e2e_worker_kill_start_in_flight",
+    "e2e-worker-kill-start-in-flight",
+    False,
+    retries=1,
+    retry_delay_seconds=2,
+)
 CLEARED_WHILE_DEFERRED = DagSpec("e2e_cleared_while_deferred", "e2e-cleared-while-deferred", True)
 MARKED_FAILED_WHILE_DEFERRED = DagSpec("e2e_marked_failed_while_deferred", "e2e-marked-failed", True)
 DAGS = (
     TRIGGERER_KILL_SUCCEEDED,
     TRIGGERER_KILL_FAILED,
     WORKER_KILL,
+    WORKER_KILL_START_IN_FLIGHT,
     CLEARED_WHILE_DEFERRED,
     MARKED_FAILED_WHILE_DEFERRED,
 )
@@ -106,11 +127,14 @@ class Deployment:
     stack: AirflowStack
     emulator: EntityResolutionEmulator
     emulator_port: int
+    runs: list[tuple[DagSpec, str]] = field(default_factory=list)
 
     def run(self, spec: DagSpec, script: JobScript) -> str:
         """Declare the DAG's workflow with ``script``, trigger a run of the DAG, and return its run ID."""
         self.emulator.add_id_mapping_workflow(spec.workflow_name, script)
-        return self.stack.trigger_dag(spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}")
+        run_id = self.stack.trigger_dag(spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}")
+        self.runs.append((spec, run_id))
+        return run_id
 
     def wait_for_requests(
         self, operation: str, workflow_name: str, at_least: int, timeout: float = 60
@@ -128,6 +152,51 @@ class Deployment:
         jobs = self.emulator.jobs(workflow_name)
         assert len(jobs) == 1, f"expected exactly one job of {workflow_name}, the emulator has {jobs}"
         return jobs[0]
+
+    def wait_for_takeover(self, spec: DagSpec, run_id: str, attempt: int, job_id: str) -> None:
+        """Wait until try ``attempt`` logs that it took over ``job_id``; fail at once on a second start."""
+        words = f"Job {job_id} that an earlier try started is RUNNING: taking it over"
+
+        def took_over() -> bool:
+            if self.emulator.count(START, spec.workflow_name) != 1:
+                raise DuplicateStartError(
+                    f"try {attempt} started another job: {self.emulator.jobs(spec.workflow_name)}"
+                )
+            return words in self.stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=attempt, triggers=False)
+
+        wait_for(
+            f"try {attempt} to take over job {job_id}", took_over, timeout=120, hint=self.stack.log_hint()
+        )
+
+    def wait_until_deferred_settles(self, spec: DagSpec, run_id: str, try_number: int) -> None:
+        """
+        Wait until a try is deferred and the scheduler has drained the executor event of its worker's exit.
+
+        Airflow 3.3's scheduler fails a resumed task if its trigger fires, and the task is queued
+        again, before that event is drained: it takes the event for an external kill
+        (apache/airflow#67287, #72716; 3.3.2 guards only the ``scheduled`` state). A job that the
+        test ends right after a deferral would make the trigger fire that early.
+        """
+        self.stack.wait_for_task_state(
+            spec.dag_id, run_id, TASK_ID, {"deferred"}, timeout=90, try_number=try_number
+        )
+        wait_for(
+            f"the scheduler to process the deferral of try {try_number}",
+            lambda: self.stack.executor_events(spec.dag_id, run_id, TASK_ID, try_number) >= 1,
+            timeout=60,
+            hint=self.stack.log_hint(),
+        )
+
+    def clean_up(self) -> None:
+        """Fail what a test left waiting, and end its jobs, so that the next test starts from quiet."""
+        for spec, run_id in self.runs:
+            ti = self.stack.task_instance(spec.dag_id, run_id, TASK_ID)
+            if ti is not None and ti.state not in TERMINAL_TASK_STATES:
+                self.stack.set_task_state(spec.dag_id, run_id, TASK_ID, "failed")
+            for job in self.emulator.jobs(spec.workflow_name):
+                if job.status not in ("SUCCEEDED", "FAILED"):
+                    self.emulator.finish_job(job.job_id)
+        self.runs.clear()
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +225,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             yield Deployment(stack, emulator, server.port)
         finally:
             stack.stop()
+
+
+@pytest.fixture
+def e2e(deployment: Deployment) -> Iterator[Deployment]:
+    """The module's deployment, cleaned up after each test whatever the test's outcome."""
+    yield deployment
+    deployment.clean_up()
 
 
 def record_key(dag_id: str, run_id: str) -> str:
@@ -195,134 +271,179 @@ def leak_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if any(word in line for word in LEAK_WORDS)]
 
 
-def kill_triggerer_mid_wait(deployment: Deployment, spec: DagSpec, run_id: str) -> int:
+def kill_triggerer_mid_wait(e2e: Deployment, spec: DagSpec, run_id: str) -> str:
     """
-    Once the triggerer is polling the deferred task's job, SIGKILL it (and its trigger runner) and
-    start a new one. Returns the number of polls seen up to the kill.
+    Once the triggerer polls the deferred task's job, SIGKILL it and its trigger runner, start a new
+    triggerer, and wait until that one polls the job. Returns the job's ID.
     """
-    stack, emulator = deployment.stack, deployment.emulator
-    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"deferred"}, timeout=90)
+    stack, emulator = e2e.stack, e2e.emulator
+    e2e.wait_until_deferred_settles(spec, run_id, try_number=1)
     # A deferred operator never polls itself, so a Get means the first triggerer really runs the trigger.
-    deployment.wait_for_requests(GET, spec.workflow_name, at_least=2)
-    assert deployment.only_job(spec.workflow_name).status == "RUNNING", "the kill must interrupt a wait"
+    e2e.wait_for_requests(GET, spec.workflow_name, at_least=2)
+    job = e2e.only_job(spec.workflow_name)
+    assert job.status == "RUNNING"
+
     killed = stack.kill("triggerer")
-    polls_before_kill = emulator.count(GET, spec.workflow_name)
     assert len(killed) >= 2, f"the triggerer and its trigger runner process, killed: {killed}"
+    polls_before_kill = emulator.count(GET, spec.workflow_name)
     stack.restart("triggerer")
-    return polls_before_kill
+
+    # Airflow hands the dead triggerer's triggers to the new one once its heartbeat is stale.
+    e2e.wait_for_requests(GET, spec.workflow_name, at_least=polls_before_kill + 1, timeout=90)
+    assert stack.task_instance(spec.dag_id, run_id, TASK_ID).state == "deferred"
+    return job.job_id
 
 
-@pytest.mark.timeout(240)
-def test_a_deferred_wait_survives_a_triggerer_sigkill(deployment: Deployment) -> None:
-    spec, stack, emulator = TRIGGERER_KILL_SUCCEEDED, deployment.stack, deployment.emulator
-    run_id = deployment.run(spec, JobScript.succeeded({"inputRecords": 42}, running_seconds=25))
-    triggerer_before = stack.latest_job_id("TriggererJob")
+def kill_worker(stack: AirflowStack, ti_id: str) -> None:
+    """
+    SIGKILL the supervisor (a LocalExecutor worker process, which heartbeats for the task) and the task
+    runner it forked, both at once, like a lost worker node: nobody reports how the try ended.
+    """
+    processes = stack.task_processes(ti_id)
+    if len(processes) != 2 or "LocalExecutor" not in " ".join(processes[0].cmdline()):
+        raise StackError(f"expected the supervisor and the task runner of {ti_id}, found {processes}")
+    for process in processes:
+        process.kill()
+    _, alive = psutil.wait_procs(processes, timeout=10)
+    if alive:
+        raise StackError(f"{alive} survived SIGKILL")
 
-    polls_before_kill = kill_triggerer_mid_wait(deployment, spec, run_id)
 
-    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=120)
-    job = deployment.only_job(spec.workflow_name)
-    assert emulator.count(START, spec.workflow_name) == 1
-    assert job.status == "SUCCEEDED"
-    assert ti.try_number == 1, "the same try resumed from its trigger; no retry was needed"
-    assert emulator.count(GET, spec.workflow_name) > polls_before_kill, "the new triggerer polled"
-    new_triggerer = stack.latest_job_id("TriggererJob")
-    assert new_triggerer is not None and triggerer_before is not None and new_triggerer > triggerer_before
-    trigger_log = "".join(
+def trigger_log_of(stack: AirflowStack, spec: DagSpec, run_id: str, triggerer_job_id: int) -> str:
+    """What the trigger logged while a given triggerer (by its ``job`` row) ran it."""
+    return "".join(
         path.read_text()
         for path in stack.task_log_files(spec.dag_id, run_id, TASK_ID)
-        if path.name.endswith(f".trigger.{new_triggerer}.log")
+        if path.name.endswith(f".trigger.{triggerer_job_id}.log")
     )
-    assert f"{job.job_id}" in trigger_log and "SUCCEEDED" in trigger_log, "the new triggerer saw it end"
-    assert xcom_value(stack, spec.dag_id, run_id) == job.job_id
-    assert xcom_value(stack, spec.dag_id, run_id, "job_description")["metrics"] == {"inputRecords": 42}
 
 
 @pytest.mark.timeout(240)
-def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkill(
-    deployment: Deployment,
-) -> None:
-    spec, stack, emulator = TRIGGERER_KILL_FAILED, deployment.stack, deployment.emulator
-    run_id = deployment.run(spec, JobScript.failed(FAILURE_MESSAGE, running_seconds=25))
+def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
+    spec, stack, emulator = TRIGGERER_KILL_SUCCEEDED, e2e.stack, e2e.emulator
+    metrics = {"inputRecords": 42, "totalMappedRecords": 40}
+    run_id = e2e.run(spec, JobScript.succeeded(metrics, running_seconds=LONG))
+    triggerer_before = stack.latest_job_id("TriggererJob")
 
-    kill_triggerer_mid_wait(deployment, spec, run_id)
+    job_id = kill_triggerer_mid_wait(e2e, spec, run_id)
+    new_triggerer = stack.latest_job_id("TriggererJob")
+    emulator.finish_job(job_id, "SUCCEEDED")
 
-    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=120)
-    job = deployment.only_job(spec.workflow_name)
-    assert job.status == "FAILED"
+    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
+    assert emulator.count(START, spec.workflow_name) == 1
+    assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
+    assert ti.try_number == 1, "the same try resumed from its trigger; no retry was needed"
+    assert new_triggerer is not None and triggerer_before is not None and new_triggerer > triggerer_before
+    trigger_log = trigger_log_of(stack, spec, run_id, new_triggerer)
+    assert f"{job_id} of workflow '{spec.workflow_name}' is SUCCEEDED" in trigger_log
+    assert xcom_value(stack, spec.dag_id, run_id) == job_id
+    # Final metrics appear only once the job ended: the task got the new triggerer's last poll.
+    assert xcom_value(stack, spec.dag_id, run_id, "job_description")["metrics"] == metrics
+
+
+@pytest.mark.timeout(240)
+def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkill(e2e: Deployment) -> None:
+    spec, stack, emulator = TRIGGERER_KILL_FAILED, e2e.stack, e2e.emulator
+    run_id = e2e.run(spec, JobScript.failed(FAILURE_MESSAGE, running_seconds=LONG))
+
+    job_id = kill_triggerer_mid_wait(e2e, spec, run_id)
+    emulator.finish_job(job_id, "FAILED")  # with the scripted message
+
+    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=90)
+    assert e2e.only_job(spec.workflow_name).status == "FAILED"
     assert emulator.count(START, spec.workflow_name) == 1
     assert ti.try_number == 1
-    # The try's own log (not the trigger's) holds the failure the task ended with.
+    # The try's own log (not the trigger's) holds the error the task failed with.
     task_log = stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1, triggers=False)
     assert FAILURE_MESSAGE in task_log
     assert "EntityResolutionJobFailedError" in task_log
-    assert job.job_id in task_log
+    assert job_id in task_log
     assert xcom_value(stack, spec.dag_id, run_id, "job_description")["status"] == "FAILED"
 
 
 @pytest.mark.timeout(240)
-def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(deployment: Deployment) -> None:
-    spec, stack, emulator = WORKER_KILL, deployment.stack, deployment.emulator
-    run_id = deployment.run(spec, JobScript.succeeded({"inputRecords": 7}, running_seconds=35))
+def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e: Deployment) -> None:
+    spec, stack, emulator = WORKER_KILL, e2e.stack, e2e.emulator
+    run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 7}, running_seconds=LONG))
     key = record_key(spec.dag_id, run_id)
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
-    deployment.wait_for_requests(START, spec.workflow_name, at_least=1)
-    # The record is written right after the start returns; kill as soon as it is there.
-    wait_for("the started job's record", lambda: key in stack.variable_keys(key), timeout=30, interval=0.1)
+    e2e.wait_for_requests(START, spec.workflow_name, at_least=1)
+    # The operator records the job right after the start returns; kill as soon as the record is there.
+    wait_for("the started job's record", lambda: stack.has_variable(key), timeout=30, interval=0.1)
 
-    # The supervisor (a LocalExecutor worker process, which heartbeats for the task) and the task
-    # runner it forked: both die at once, like a lost worker node, so nobody reports the try's end.
-    processes = stack.task_processes(ti.id)
-    assert len(processes) == 2, f"expected the supervisor and the task runner, found {processes}"
-    assert "LocalExecutor" in " ".join(processes[0].cmdline())
-    for process in processes:
-        process.kill()
-    _, alive = psutil.wait_procs(processes, timeout=10)
-    assert not alive
-    assert deployment.only_job(spec.workflow_name).status == "RUNNING"
+    kill_worker(stack, ti.id)
+    job_id = e2e.only_job(spec.workflow_name).job_id
 
     # The scheduler notices the missing heartbeats, fails try 1 and retries.
-    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=150, try_number=2)
-    job = deployment.only_job(spec.workflow_name)
+    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
+    emulator.finish_job(job_id, "SUCCEEDED")
+
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
-    assert job.status == "SUCCEEDED"
-    second_try = stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=2)
-    assert f"Job {job.job_id} that an earlier try started is RUNNING" in second_try
-    assert xcom_value(stack, spec.dag_id, run_id) == job.job_id
-    assert key not in stack.variable_keys(key), "the record is removed once the outcome is known"
+    assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
+    assert xcom_value(stack, spec.dag_id, run_id) == job_id
+    assert not stack.has_variable(key), "the record is removed once the outcome is known"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=DuplicateStartError,
+    reason="Provider gap: the operator records the job only once StartIdMappingJob has answered "
+    "(operators.py, _start), so a try killed while the start is in flight leaves a job no record names, "
+    "and the retry starts a second one.",
+)
+@pytest.mark.timeout(240)
+def test_c_a_retry_after_the_worker_dies_during_the_start_request_starts_no_second_job(
+    e2e: Deployment,
+) -> None:
+    spec, stack, emulator = WORKER_KILL_START_IN_FLIGHT, e2e.stack, e2e.emulator
+    # The service takes the start at once but answers 10 s later: a lost answer, as on a network fault.
+    emulator.inject(Fault.latency(10, count=1, operation=START, workflow_name=spec.workflow_name))
+    run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 9}, running_seconds=LONG))
+    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
+    wait_for("the job to exist", lambda: emulator.jobs(spec.workflow_name), timeout=60, interval=0.1)
+
+    kill_worker(stack, ti.id)
+    job_id = e2e.only_job(spec.workflow_name).job_id
+
+    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
+    emulator.finish_job(job_id, "SUCCEEDED")
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
+    assert emulator.count(START, spec.workflow_name) == 1
 
 
 @pytest.mark.timeout(240)
-def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(deployment: Deployment) -> None:
-    spec, stack, emulator = CLEARED_WHILE_DEFERRED, deployment.stack, deployment.emulator
-    run_id = deployment.run(spec, JobScript.succeeded({"inputRecords": 3}, running_seconds=25))
-    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"deferred"}, timeout=90, try_number=1)
-    deployment.wait_for_requests(GET, spec.workflow_name, at_least=1)
+def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deployment) -> None:
+    spec, stack, emulator = CLEARED_WHILE_DEFERRED, e2e.stack, e2e.emulator
+    run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 3}, running_seconds=LONG))
+    e2e.wait_until_deferred_settles(spec, run_id, try_number=1)
+    e2e.wait_for_requests(GET, spec.workflow_name, at_least=1)
+    job_id = e2e.only_job(spec.workflow_name).job_id
 
     cleared = stack.clear_task(spec.dag_id, run_id, TASK_ID)
     assert [ti["task_id"] for ti in cleared] == [TASK_ID]
 
-    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=150, try_number=2)
-    job = deployment.only_job(spec.workflow_name)
+    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
+    e2e.wait_until_deferred_settles(spec, run_id, try_number=2)
+    emulator.finish_job(job_id, "SUCCEEDED")
+
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
-    assert job.status == "SUCCEEDED"
-    assert ti.try_number == 2
-    second_try = stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=2, triggers=False)
-    assert f"Job {job.job_id} that an earlier try started is RUNNING" in second_try
-    assert xcom_value(stack, spec.dag_id, run_id) == job.job_id
+    assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
+    assert "Trigger cancelled by user action" in stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1)
+    assert xcom_value(stack, spec.dag_id, run_id) == job_id
 
 
 @pytest.mark.timeout(240)
-def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(deployment: Deployment) -> None:
-    spec, stack, emulator = MARKED_FAILED_WHILE_DEFERRED, deployment.stack, deployment.emulator
-    run_id = deployment.run(spec, JobScript.never_finishing())
-    ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"deferred"}, timeout=90)
-    trigger_id = ti.trigger_id
-    deployment.wait_for_requests(GET, spec.workflow_name, at_least=2)
+def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deployment) -> None:
+    spec, stack, emulator = MARKED_FAILED_WHILE_DEFERRED, e2e.stack, e2e.emulator
+    run_id = e2e.run(spec, JobScript.never_finishing())
+    e2e.wait_until_deferred_settles(spec, run_id, try_number=1)
+    e2e.wait_for_requests(GET, spec.workflow_name, at_least=2)
     # While it waits, the trigger's client keeps a pooled connection to the service open.
     assert wait_for(
         "the triggerer's connection to the emulator",
-        lambda: established_connections(stack.process_tree("triggerer"), deployment.emulator_port),
+        lambda: established_connections(stack.process_tree("triggerer"), e2e.emulator_port),
         timeout=10,
         interval=0.2,
     )
@@ -331,34 +452,36 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(deployment
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=30)
     wait_for(
-        "the trigger to be removed",
-        lambda: not stack.query("SELECT id FROM trigger WHERE id = ?", (trigger_id,)),
-        timeout=30,
-    )
-    wait_for(
         "the trigger to be cancelled",
         lambda: "Trigger cancelled by user action" in stack.task_log(spec.dag_id, run_id, TASK_ID),
         timeout=30,
     )
-    # No other wait shares the client (each test's run is over), so cancelling this one must close it.
-    assert stack.trigger_count() == 0
+    # With no other wait sharing its client, the cancelled wait must close it: no connection stays open.
+    wait_for("the triggers to be removed", lambda: stack.trigger_count() == 0, timeout=30)
     wait_for(
         "the triggerer to close its connections to the emulator",
-        lambda: not established_connections(stack.process_tree("triggerer"), deployment.emulator_port),
+        lambda: not established_connections(stack.process_tree("triggerer"), e2e.emulator_port),
         timeout=10,
         interval=0.2,
-        hint=str(established_connections(stack.process_tree("triggerer"), deployment.emulator_port)),
+        hint=lambda: str(established_connections(stack.process_tree("triggerer"), e2e.emulator_port)),
     )
     polls_after_cancel = emulator.count(GET, spec.workflow_name)
     time.sleep(4 * WAITER_DELAY)
     assert emulator.count(GET, spec.workflow_name) == polls_after_cancel, "the cancelled wait still polls"
 
     assert emulator.count(START, spec.workflow_name) == 1
-    assert deployment.only_job(spec.workflow_name).status == "RUNNING", "Airflow cannot stop the job"
-    assert wait_for(
-        "the run to end failed",
-        lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed",
-        timeout=30,
-    )
+    job = e2e.only_job(spec.workflow_name)
+    assert job.status == "RUNNING", "the service has no call to stop a job"
+    wait_for("the run to end failed", lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed", 30)
     logs = stack.process_log("triggerer") + stack.task_log(spec.dag_id, run_id, TASK_ID)
     assert leak_lines(logs) == []
+
+    # The run can be cleaned: clearing the task runs it again, and since the job its cancelled try
+    # started still runs (holding the account's one-job quota), the new try waits for that job.
+    stack.clear_task(spec.dag_id, run_id, TASK_ID)
+    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job.job_id)
+    e2e.wait_until_deferred_settles(spec, run_id, try_number=2)
+    emulator.finish_job(job.job_id, "SUCCEEDED")
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
+    wait_for("the run to end success", lambda: dag_run_state(stack, spec.dag_id, run_id) == "success", 30)
+    assert emulator.count(START, spec.workflow_name) == 1
