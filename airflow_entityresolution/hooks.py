@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -200,7 +201,20 @@ class EntityResolutionHook(AwsBaseHook):
         if (outputs := validation.check_output_source_config(output_source_config)) is not None:
             request["outputSourceConfig"] = outputs
         with translated_errors(ID_MAPPING.start_operation, workflow_name):
-            return self.conn.start_id_mapping_job(**request)["jobId"]
+            return self._start_client.start_id_mapping_job(**request)["jobId"]
+
+    @cached_property
+    def _start_client(self) -> Any:
+        """
+        A client that sends each start once.
+
+        The API takes no idempotency token: botocore re-sending a start whose answer was
+        lost (a read timeout, a dropped connection) would start a second job. A caller
+        that gets a transient error from a start looks for the job instead (see the operator).
+        """
+        retries = {key: value for key, value in (self.config.retries or {}).items() if key != "max_attempts"}
+        once = Config(retries={**retries, "total_max_attempts": 1})
+        return self.get_client_type(region_name=self.region_name, config=self.config.merge(once))
 
     def list_jobs(self, kind: JobKind, workflow_name: str) -> list[dict[str, Any]]:
         """Return the summaries of every job of a workflow, newest first, as plain JSON."""
@@ -217,6 +231,16 @@ class EntityResolutionHook(AwsBaseHook):
         :param workflow_name: the ID mapping workflow's name or ARN.
         """
         return self.list_jobs(ID_MAPPING, workflow_name)
+
+    def newest_job(self, kind: JobKind, workflow_name: str) -> dict[str, Any] | None:
+        """Return the summary of the workflow's most recently started job, if it has any."""
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        with translated_errors(kind.list_operation, workflow_name):
+            response = getattr(self.conn, _method(kind.list_operation))(
+                workflowName=workflow_name, maxResults=1
+            )
+        jobs = response.get("jobs", [])
+        return job_description(jobs[0]) if jobs else None
 
     def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> dict[str, Any] | None:
         """Return the summary of the workflow's newest job that has not ended, if any."""

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 JOB_DESCRIPTION_XCOM_KEY = "job_description"
 """The XCom key under which the operators push the final job description."""
 
+START_CLOCK_SKEW_SECONDS = 5
+"""How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
+
 WhenBusy = Literal["wait", "fail"]
 WHEN_BUSY_CHOICES: tuple[str, ...] = get_args(WhenBusy)
 
@@ -214,6 +217,8 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         return state
 
     def _start(self, context: Context, record: StartedJobRecord, busy_tries: int) -> str:
+        requested_at = time.time()
+        lost_answer = False
         while True:
             try:
                 job_id = self.hook.start_id_mapping_job(
@@ -222,22 +227,51 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
                     output_source_config=self.output_source_config,
                 )
             except EntityResolutionRequestError as error:
-                if error.kind is not ErrorKind.BUSY:
+                if error.kind is ErrorKind.PERMANENT:
                     raise
-                busy_tries += 1
-                self._fail_or_log_busy(error, busy_tries)
-                if self.deferrable:
-                    self._defer_start(busy_tries)
-                time.sleep(self.waiter_delay)
-                continue
+                # After a lost answer, even a busy refusal may be about the job that answer started.
+                lost_answer = lost_answer or error.kind is ErrorKind.TRANSIENT
+                adopted = self._job_started_since(requested_at) if lost_answer else None
+                if adopted is None:
+                    busy_tries += 1
+                    self._fail_or_log_refused_start(error, busy_tries)
+                    if self.deferrable:
+                        self._defer_start(busy_tries)
+                    time.sleep(self.waiter_delay)
+                    continue
+                job_id = adopted
             record.save(context, self.workflow_name, job_id)
             self.log.info(
                 "Started Entity Resolution ID mapping job %s of workflow %r", job_id, self.workflow_name
             )
             return job_id
 
-    def _fail_or_log_busy(self, error: EntityResolutionRequestError, busy_tries: int) -> None:
+    def _job_started_since(self, requested_at: float) -> str | None:
+        """
+        The job a start whose answer was lost may have started, if the service lists one.
+
+        A start sent at ``requested_at`` that failed in transit may still have started a
+        job; the workflow's newest job, if it started after that moment, is that job.
+        """
+        try:
+            newest = self.hook.newest_job(ID_MAPPING, self.workflow_name)
+        except EntityResolutionRequestError:
+            return None
+        if newest is None:
+            return None
+        started = datetime.datetime.fromisoformat(newest["startTime"]).timestamp()
+        if started < requested_at - START_CLOCK_SKEW_SECONDS:
+            return None
+        self.log.info("The start's answer was lost, but it started job %s: taking it", newest["jobId"])
+        return newest["jobId"]
+
+    def _fail_or_log_refused_start(self, error: EntityResolutionRequestError, busy_tries: int) -> None:
         """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
+        if error.kind is ErrorKind.TRANSIENT:
+            if busy_tries >= self.waiter_max_attempts:
+                raise error
+            self.log.warning("%s; no job was started: trying again in %gs", error, self.waiter_delay)
+            return
         try:
             running = self.hook.find_unfinished_job(ID_MAPPING, self.workflow_name)
         except EntityResolutionRequestError as listing:

@@ -9,7 +9,11 @@ from airflow.sdk import DAG
 from conftest import task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
-from airflow_entityresolution.errors import EntityResolutionWorkflowBusyError
+from airflow_entityresolution.errors import (
+    EntityResolutionRequestError,
+    EntityResolutionWorkflowBusyError,
+    ErrorKind,
+)
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator, StartedJobRecord
 
@@ -112,3 +116,35 @@ def test_when_busy_gives_up_after_max_attempts(run_dag, entity_resolution_emulat
     assert task_states(dag_run) == {"start": "failed"}
     assert "busy after 3 start(s)" in str(failures.exceptions["start"])
     assert entity_resolution_emulator.count("StartIdMappingJob") == 4
+
+
+def test_a_start_whose_answer_is_lost_is_not_sent_again(entity_resolution_emulator):
+    """botocore would re-send a start after a read timeout; the API has no idempotency token."""
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.never_finishing())
+    entity_resolution_emulator.inject(Fault.latency(2.0, operation="StartIdMappingJob"))
+    hook = EntityResolutionHook(
+        config={"read_timeout": 0.5, "retries": {"mode": "standard", "max_attempts": 3}}
+    )
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.start_id_mapping_job(WORKFLOW)
+    assert info.value.kind is ErrorKind.TRANSIENT
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 1
+    assert len(entity_resolution_emulator.jobs()) == 1, "the service did start the job"
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_the_operator_takes_the_job_a_lost_start_answer_started(
+    run_dag, entity_resolution_emulator, deferrable
+):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=1))
+    entity_resolution_emulator.inject(Fault.latency(2.0, operation="StartIdMappingJob"))
+    dag = operator_dag(
+        f"lost_start_answer_{deferrable}",
+        deferrable=deferrable,
+        botocore_config={"read_timeout": 0.5, "retries": {"mode": "standard", "max_attempts": 3}},
+    )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start": "success"}
+    [job] = entity_resolution_emulator.jobs()
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 1
+    assert xcom_value(dag_run, "start") == job.job_id
