@@ -26,7 +26,7 @@ FAST_RETRIES = {"retries": {"mode": "standard", "max_attempts": 3}}
 @pytest.fixture
 def emulator(entity_resolution_emulator):
     entity_resolution_emulator.add_id_mapping_workflow(
-        WORKFLOW, JobScript.succeeded({"inputRecords": 10, "totalMappedRecords": 9}, running_seconds=0.3)
+        WORKFLOW, JobScript.succeeded({"inputRecords": 10, "totalMappedRecords": 9}, running_seconds=1.5)
     )
     entity_resolution_emulator.add_id_mapping_workflow(
         "failing", JobScript.failed(FAILURE_MESSAGE, running_seconds=0.2)
