@@ -110,7 +110,8 @@ class EntityResolutionHook(AwsBaseHook):
     @property
     def config(self) -> Config:
         """The connection's botocore config, with :data:`DEFAULT_RETRIES` where it sets none."""
-        return Config(retries=DEFAULT_RETRIES).merge(super().config)
+        # A copy: botocore rewrites the retries mapping it is given in place.
+        return Config(retries=dict(DEFAULT_RETRIES)).merge(super().config)
 
     @property
     def client_key(self) -> tuple[Hashable, ...]:
