@@ -119,3 +119,36 @@ def stored_triggers(airflow_db: Path) -> Callable[[], list[tuple[str, dict[str, 
             return [(trigger.classpath, dict(trigger.kwargs)) for trigger in session.query(Trigger).all()]
 
     return stored
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowEntityResolution"
+BASE_ACCESS_KEY = "AKIABASECREDENTIALS1"
+
+
+@pytest.fixture
+def sts_endpoint() -> Iterator[str]:
+    """moto's STS, served on 127.0.0.1, for connections that assume a role."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def role_assuming_connection(endpoint_url: str, sts_endpoint: str, **assume_role_kwargs: Any) -> str:
+    """An AWS connection, as JSON, that assumes ROLE_ARN through moto's STS and calls ``endpoint_url``."""
+    import json
+
+    extra: dict[str, Any] = {
+        "region_name": "us-east-1",
+        "endpoint_url": endpoint_url,
+        "role_arn": ROLE_ARN,
+        "service_config": {"sts": {"endpoint_url": sts_endpoint}},
+    }
+    if assume_role_kwargs:
+        extra["assume_role_kwargs"] = assume_role_kwargs
+    return json.dumps(
+        {"conn_type": "aws", "login": BASE_ACCESS_KEY, "password": "base-secret", "extra": extra}
+    )

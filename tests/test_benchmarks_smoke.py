@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
+from conftest import BASE_ACCESS_KEY, role_assuming_connection
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
 
 REPO = Path(__file__).resolve().parent.parent
-ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowEntityResolution"
-BASE_ACCESS_KEY = "AKIABASECREDENTIALS1"
 
 
 @pytest.fixture(scope="module")
@@ -92,29 +90,18 @@ def test_the_quick_run_writes_the_report(quick_results: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def short_lived_role(entity_resolution_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def short_lived_role(
+    entity_resolution_emulator: Any, sts_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Any:
     """A role-assuming connection (STS from moto) whose credentials last the 900 s minimum."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
     entity_resolution_emulator.add_id_mapping_workflow(
         "wf", JobScript.succeeded({"inputRecords": 3}, running_seconds=2.0)
     )
-    connection = {
-        "conn_type": "aws",
-        "login": BASE_ACCESS_KEY,
-        "password": "base-secret",
-        "extra": {
-            "region_name": "us-east-1",
-            "endpoint_url": entity_resolution_emulator.endpoint_url,
-            "role_arn": ROLE_ARN,
-            "assume_role_kwargs": {"DurationSeconds": 900},
-            "service_config": {"sts": {"endpoint_url": f"http://{host}:{port}"}},
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
-    yield entity_resolution_emulator
-    server.stop()
+    connection = role_assuming_connection(
+        entity_resolution_emulator.endpoint_url, sts_endpoint, DurationSeconds=900
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection)
+    return entity_resolution_emulator
 
 
 async def test_a_shared_client_outlives_its_credentials(short_lived_role: Any) -> None:

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from moto.server import ThreadedMotoServer
+from conftest import BASE_ACCESS_KEY, role_assuming_connection
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowEntityResolution"
-BASE_ACCESS_KEY = "AKIABASECREDENTIALS1"
-
-
-@pytest.fixture
-def sts_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
@@ -30,18 +16,8 @@ def role_connection(entity_resolution_emulator, sts_endpoint, monkeypatch):
     entity_resolution_emulator.add_id_mapping_workflow(
         "wf", JobScript.succeeded({"inputRecords": 3}, running_seconds=0.3)
     )
-    connection = {
-        "conn_type": "aws",
-        "login": BASE_ACCESS_KEY,
-        "password": "base-secret",
-        "extra": {
-            "region_name": "us-east-1",
-            "endpoint_url": entity_resolution_emulator.endpoint_url,
-            "role_arn": ROLE_ARN,
-            "service_config": {"sts": {"endpoint_url": sts_endpoint}},
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    connection = role_assuming_connection(entity_resolution_emulator.endpoint_url, sts_endpoint)
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection)
     return entity_resolution_emulator
 
 
