@@ -14,10 +14,14 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+
+if TYPE_CHECKING:
+    # jobs imports this module at run time; the type alone is needed here.
+    from airflow_entityresolution.jobs import JobSummary
 
 
 class ErrorKind(enum.Enum):
@@ -190,7 +194,7 @@ class EntityResolutionWorkflowBusyError(EntityResolutionError):
         self,
         *,
         workflow_name: str,
-        running_job: dict[str, Any] | None,
+        running_job: JobSummary | None,
         cause: EntityResolutionRequestError,
         tries: int,
     ) -> None:
@@ -212,6 +216,14 @@ class EntityResolutionWorkflowBusyError(EntityResolutionError):
 
 class EntityResolutionWaitTimeoutError(EntityResolutionError):
     """The job did not reach a terminal status within the configured attempts."""
+
+
+class EntityResolutionMetricsGateError(EntityResolutionError):
+    """
+    The job SUCCEEDED, but left more records unprocessed than ``max_records_not_processed`` allows.
+
+    The message names the figures: records not processed, input records, and the limit.
+    """
 
 
 def request_error(

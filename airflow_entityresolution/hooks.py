@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator, Hashable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook, AwsGenericHook
 from botocore.config import Config
 
 from airflow_entityresolution import validation
 from airflow_entityresolution.errors import EntityResolutionRequestError, translated_errors
-from airflow_entityresolution.jobs import ID_MAPPING, JobKind, JobState, PollSchedule, job_description
+from airflow_entityresolution.jobs import (
+    ID_MAPPING,
+    MATCHING,
+    JobDescription,
+    JobKind,
+    JobState,
+    JobSummary,
+    PollSchedule,
+    TaskLog,
+    job_description,
+)
+
+if TYPE_CHECKING:
+    # Dev-only stubs: nothing imports them at run time.
+    from types_aiobotocore_entityresolution.client import (
+        EntityResolutionClient as AsyncEntityResolutionClient,
+    )
+    from types_boto3_entityresolution.client import EntityResolutionClient
+    from types_boto3_entityresolution.type_defs import (
+        GetIdMappingJobOutputTypeDef,
+        GetMatchingJobOutputTypeDef,
+        ListIdMappingJobsOutputTypeDef,
+        ListMatchingJobsOutputTypeDef,
+        StartIdMappingJobOutputTypeDef,
+        StartMatchingJobOutputTypeDef,
+    )
+
+    GetJobOutput: TypeAlias = GetIdMappingJobOutputTypeDef | GetMatchingJobOutputTypeDef
+    StartJobOutput: TypeAlias = StartIdMappingJobOutputTypeDef | StartMatchingJobOutputTypeDef
+    ListJobsOutput: TypeAlias = ListIdMappingJobsOutputTypeDef | ListMatchingJobsOutputTypeDef
+    ListJobsMethod: TypeAlias = Literal["list_id_mapping_jobs", "list_matching_jobs"]
 
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "adaptive", "max_attempts": 10}
 """botocore's retry settings unless the user's ``botocore_config`` or connection sets ``retries``.
@@ -29,8 +58,9 @@ spaces the requests of all of them: BENCHMARKS.md measures it against standard m
 
 @dataclass
 class _Lease:
-    opening: asyncio.Future[Any] | None = None
-    context: Any = None
+    # Set as soon as the lease is made, by the wait that makes it.
+    opening: asyncio.Future[AsyncEntityResolutionClient] = field(init=False)
+    context: AbstractAsyncContextManager[AsyncEntityResolutionClient] | None = None
     users: int = 0
 
 
@@ -46,7 +76,7 @@ class _SharedAsyncClients:
         self._leases: dict[Hashable, _Lease] = {}
 
     @asynccontextmanager
-    async def lease(self, hook: EntityResolutionHook) -> AsyncIterator[Any]:
+    async def lease(self, hook: EntityResolutionHook) -> AsyncIterator[AsyncEntityResolutionClient]:
         key = (id(asyncio.get_running_loop()), *hook.client_key)
         lease = self._leases.get(key)
         if lease is None:
@@ -63,15 +93,17 @@ class _SharedAsyncClients:
                 await self._close(lease)
 
     @staticmethod
-    async def _open(lease: _Lease, hook: EntityResolutionHook) -> Any:
-        context = await hook.get_async_conn()
+    async def _open(lease: _Lease, hook: EntityResolutionHook) -> AsyncEntityResolutionClient:
+        # The Amazon provider leaves get_async_conn unannotated: it returns aiobotocore's client context.
+        context: AbstractAsyncContextManager[AsyncEntityResolutionClient]
+        context = await hook.get_async_conn()  # type: ignore[no-untyped-call]
         client = await context.__aenter__()
         lease.context = context
         return client
 
     @staticmethod
     async def _close(lease: _Lease) -> None:
-        if lease.opening is not None and not lease.opening.done():
+        if not lease.opening.done():
             await asyncio.wait([lease.opening])
         if lease.context is not None:
             await lease.context.__aexit__(None, None, None)
@@ -102,6 +134,22 @@ class EntityResolutionHook(AwsBaseHook):
     :param config: botocore client configuration, as a ``Config`` or a dict of its arguments.
     """
 
+    # Airflow keys hooks by connection type and `aws` is the Amazon provider's, so the hook is
+    # registered under its own; it still reads ordinary `aws` connections through aws_conn_id.
+    conn_type = "entityresolution"
+    hook_name = "AWS Entity Resolution"
+
+    @classmethod
+    def _get_provider_version(cls) -> str:
+        # The user agent's AmPP names the Amazon provider's version, which AwsGenericHook finds by conn_type.
+        version: str = AwsGenericHook._get_provider_version()
+        return version
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The ``aws`` connection form; Airflow before 3.2 reads a type's form only from its hook class."""
+        return AwsGenericHook.get_ui_field_behaviour()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "entityresolution"
         super().__init__(*args, **kwargs)
@@ -113,6 +161,11 @@ class EntityResolutionHook(AwsBaseHook):
         # A copy: botocore rewrites the retries mapping it is given in place.
         return Config(retries=dict(DEFAULT_RETRIES)).merge(super().config)
 
+    if TYPE_CHECKING:
+        # AwsBaseHook types its client as boto3's, which has no types; the stubs know this service's calls.
+        @cached_property
+        def conn(self) -> EntityResolutionClient: ...
+
     @property
     def client_key(self) -> tuple[Hashable, ...]:
         """What distinguishes the clients this hook's arguments build, for sharing them."""
@@ -120,12 +173,12 @@ class EntityResolutionHook(AwsBaseHook):
 
     # Blocking API, for operators and sensors in a worker.
 
-    def get_job(self, kind: JobKind, workflow_name: str, job_id: str) -> dict[str, Any]:
+    def get_job(self, kind: JobKind, workflow_name: str, job_id: str) -> JobDescription:
         """Return the Get*Job response of ``kind`` as plain JSON, without ``ResponseMetadata``."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
         with translated_errors(kind.get_operation, workflow_name, job_id):
-            response = getattr(self.conn, _method(kind.get_operation))(
+            response: GetJobOutput = _call(self.conn, kind.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
         return job_description(response)
@@ -142,7 +195,7 @@ class EntityResolutionHook(AwsBaseHook):
         *,
         waiter_delay: float,
         waiter_max_attempts: int,
-        log: logging.Logger | None = None,
+        log: TaskLog | None = None,
     ) -> JobState:
         """
         Block until the job is SUCCEEDED or FAILED and return its final state.
@@ -162,7 +215,7 @@ class EntityResolutionHook(AwsBaseHook):
         raise schedule.timeout_error(state)
 
     def _answered_poll(
-        self, schedule: PollSchedule, kind: JobKind, workflow_name: str, job_id: str, log: logging.Logger
+        self, schedule: PollSchedule, kind: JobKind, workflow_name: str, job_id: str, log: TaskLog
     ) -> JobState:
         while True:
             try:
@@ -170,7 +223,7 @@ class EntityResolutionHook(AwsBaseHook):
             except EntityResolutionRequestError as error:
                 time.sleep(schedule.missed(error, log))
 
-    def get_id_mapping_job(self, workflow_name: str, job_id: str) -> dict[str, Any]:
+    def get_id_mapping_job(self, workflow_name: str, job_id: str) -> JobDescription:
         """
         Return the GetIdMappingJob response, without ``ResponseMetadata``.
 
@@ -180,6 +233,32 @@ class EntityResolutionHook(AwsBaseHook):
         :param job_id: the job's ID.
         """
         return self.get_job(ID_MAPPING, workflow_name, job_id)
+
+    def get_matching_job(self, workflow_name: str, job_id: str) -> JobDescription:
+        """
+        Return the GetMatchingJob response, without ``ResponseMetadata``.
+
+        Timestamps come back as ISO-8601 strings, so the result can go to XCom as it is.
+
+        :param workflow_name: the matching workflow's name (matching workflows have no ARN form).
+        :param job_id: the job's ID.
+        """
+        return self.get_job(MATCHING, workflow_name, job_id)
+
+    def start_job(self, kind: JobKind, workflow_name: str, request: dict[str, Any] | None = None) -> str:
+        """
+        Send one Start*Job request of ``kind`` and return the new job's ID.
+
+        :param kind: the kind of job.
+        :param workflow_name: the workflow's name (or, for ID mapping, its ARN).
+        :param request: the request's other members, already checked, such as ``jobType``.
+        """
+        kind.check_workflow_name(workflow_name, "workflow_name")
+        with translated_errors(kind.start_operation, workflow_name):
+            response: StartJobOutput = _call(self._start_client, kind.start_operation)(
+                workflowName=workflow_name, **(request or {})
+            )
+        return response["jobId"]
 
     def start_id_mapping_job(
         self,
@@ -196,16 +275,23 @@ class EntityResolutionHook(AwsBaseHook):
             ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::...:role/name"}]``.
         """
         validation.check_id_mapping_workflow_name(workflow_name)
-        request: dict[str, Any] = {"workflowName": workflow_name}
+        request: dict[str, Any] = {}
         if validation.check_job_type(job_type) is not None:
             request["jobType"] = job_type
         if (outputs := validation.check_output_source_config(output_source_config)) is not None:
             request["outputSourceConfig"] = outputs
-        with translated_errors(ID_MAPPING.start_operation, workflow_name):
-            return self._start_client.start_id_mapping_job(**request)["jobId"]
+        return self.start_job(ID_MAPPING, workflow_name, request)
+
+    def start_matching_job(self, workflow_name: str) -> str:
+        """
+        Start a matching job and return its ID. The job takes its inputs and output from the workflow.
+
+        :param workflow_name: the matching workflow's name.
+        """
+        return self.start_job(MATCHING, workflow_name)
 
     @cached_property
-    def _start_client(self) -> Any:
+    def _start_client(self) -> EntityResolutionClient:
         """
         A client that sends each start once.
 
@@ -215,17 +301,21 @@ class EntityResolutionHook(AwsBaseHook):
         """
         retries = {key: value for key, value in (self.config.retries or {}).items() if key != "max_attempts"}
         once = Config(retries={**retries, "total_max_attempts": 1})
-        return self.get_client_type(region_name=self.region_name, config=self.config.merge(once))
+        client: EntityResolutionClient = self.get_client_type(
+            region_name=self.region_name, config=self.config.merge(once)
+        )
+        return client
 
-    def list_jobs(self, kind: JobKind, workflow_name: str) -> list[dict[str, Any]]:
+    def list_jobs(self, kind: JobKind, workflow_name: str) -> list[JobSummary]:
         """Return the summaries of every job of a workflow, newest first, as plain JSON."""
         kind.check_workflow_name(workflow_name, "workflow_name")
-        paginator = self.conn.get_paginator(_method(kind.list_operation))
+        # The name comes from the JobKind table, so the stubs' overloads cannot see which one it is.
+        paginator = self.conn.get_paginator(cast("ListJobsMethod", _method(kind.list_operation)))
         with translated_errors(kind.list_operation, workflow_name):
             pages = list(paginator.paginate(workflowName=workflow_name))
         return [job_description(job) for page in pages for job in page.get("jobs", [])]
 
-    def list_id_mapping_jobs(self, workflow_name: str) -> list[dict[str, Any]]:
+    def list_id_mapping_jobs(self, workflow_name: str) -> list[JobSummary]:
         """
         Return the summaries of every job of an ID mapping workflow, as plain JSON.
 
@@ -233,29 +323,38 @@ class EntityResolutionHook(AwsBaseHook):
         """
         return self.list_jobs(ID_MAPPING, workflow_name)
 
-    def newest_job(self, kind: JobKind, workflow_name: str) -> dict[str, Any] | None:
+    def list_matching_jobs(self, workflow_name: str) -> list[JobSummary]:
+        """
+        Return the summaries of every job of a matching workflow, as plain JSON.
+
+        :param workflow_name: the matching workflow's name.
+        """
+        return self.list_jobs(MATCHING, workflow_name)
+
+    def newest_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's most recently started job, if it has any."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         with translated_errors(kind.list_operation, workflow_name):
-            response = getattr(self.conn, _method(kind.list_operation))(
+            response: ListJobsOutput = _call(self.conn, kind.list_operation)(
                 workflowName=workflow_name, maxResults=1
             )
         jobs = response.get("jobs", [])
         return job_description(jobs[0]) if jobs else None
 
-    def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> dict[str, Any] | None:
+    def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's newest job that has not ended, if any."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         with translated_errors(kind.list_operation, workflow_name):
-            response = getattr(self.conn, _method(kind.list_operation))(workflowName=workflow_name)
+            response: ListJobsOutput = _call(self.conn, kind.list_operation)(workflowName=workflow_name)
         for summary in response.get("jobs", []):
-            if not JobState(kind, workflow_name, summary["jobId"], summary).is_terminal:
-                return job_description(summary)
+            described = job_description(summary)
+            if not JobState(kind, workflow_name, described["jobId"], described).is_terminal:
+                return described
         return None
 
     # Asynchronous API, for triggers in the triggerer's event loop.
 
-    def shared_async_client(self) -> Any:
+    def shared_async_client(self) -> AbstractAsyncContextManager[AsyncEntityResolutionClient]:
         """
         Lease the aiobotocore client shared by every wait in this event loop with the same settings.
 
@@ -264,13 +363,13 @@ class EntityResolutionHook(AwsBaseHook):
         return shared_async_clients.lease(self)
 
     async def async_describe_job(
-        self, client: Any, kind: JobKind, workflow_name: str, job_id: str
+        self, client: AsyncEntityResolutionClient, kind: JobKind, workflow_name: str, job_id: str
     ) -> JobState:
         """Fetch a job through an aiobotocore ``client`` and wrap it in a ``JobState``."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
         with translated_errors(kind.get_operation, workflow_name, job_id):
-            response = await getattr(client, _method(kind.get_operation))(
+            response: GetJobOutput = await _call(client, kind.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
         return JobState(kind, workflow_name, job_id, job_description(response))
@@ -283,7 +382,7 @@ class EntityResolutionHook(AwsBaseHook):
         *,
         waiter_delay: float,
         waiter_max_attempts: int,
-        log: logging.Logger | None = None,
+        log: TaskLog | None = None,
     ) -> JobState:
         """The asynchronous twin of :meth:`wait_for_job`, on the shared client."""
         schedule = PollSchedule(waiter_delay, waiter_max_attempts)
@@ -300,12 +399,12 @@ class EntityResolutionHook(AwsBaseHook):
 
     async def _async_answered_poll(
         self,
-        client: Any,
+        client: AsyncEntityResolutionClient,
         schedule: PollSchedule,
         kind: JobKind,
         workflow_name: str,
         job_id: str,
-        log: logging.Logger,
+        log: TaskLog,
     ) -> JobState:
         while True:
             try:
@@ -318,4 +417,16 @@ def _method(operation: str) -> str:
     """botocore's client method name for an API operation, such as ``get_id_mapping_job``."""
     from botocore import xform_name
 
-    return xform_name(operation)
+    name: str = xform_name(operation)
+    return name
+
+
+def _call(client: EntityResolutionClient | AsyncEntityResolutionClient, operation: str) -> Callable[..., Any]:
+    """
+    The client's method for an API operation of the JobKind table.
+
+    The operation is picked at run time, so the stubs cannot tell which method it is: callers
+    annotate the answer with the union of the operations' output shapes.
+    """
+    method: Callable[..., Any] = getattr(client, _method(operation))
+    return method

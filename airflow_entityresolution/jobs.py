@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import datetime
 import enum
-import logging
 import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
 
 from airflow_entityresolution import validation
 from airflow_entityresolution.errors import (
     EntityResolutionError,
     EntityResolutionJobFailedError,
+    EntityResolutionMetricsGateError,
     EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
     ErrorKind,
 )
+
+JOB_DESCRIPTION_XCOM_KEY = "job_description"
+"""The XCom key of a job's final description (status, metrics, times, output), pushed by the operators."""
+
+METRICS_XCOM_KEY = "metrics"
+"""The XCom key of a finished job's final ``metrics``, pushed by the operators and the sensors."""
 
 
 class JobStatus(enum.StrEnum):
@@ -40,6 +46,95 @@ class JobStatus(enum.StrEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 KNOWN_STATUSES = frozenset(JobStatus)
+
+
+class TaskLog(Protocol):
+    """
+    What the provider logs through: a ``logging.Logger``, or the structlog-based logger of
+    Airflow 3's tasks and triggers, whose type is not a ``logging.Logger``.
+    """
+
+    def info(self, msg: Any, /, *args: Any) -> object: ...
+
+    def warning(self, msg: Any, /, *args: Any) -> object: ...
+
+
+class JobMetrics(TypedDict, total=False):
+    """
+    A job's ``metrics``: the members of the API's ``IdMappingJobMetrics`` and ``JobMetrics``.
+
+    The service sends only the members it has figures for; while a job runs, often only ``inputRecords``.
+    """
+
+    inputRecords: int
+    totalRecordsProcessed: int
+    recordsNotProcessed: int
+    deleteRecordsProcessed: int
+    # Matching jobs only.
+    matchIDs: int
+    # ID mapping jobs only.
+    totalMappedRecords: int
+    totalMappedSourceRecords: int
+    totalMappedTargetRecords: int
+    uniqueRecordsLoaded: int
+    newMappedRecords: int
+    newMappedSourceRecords: int
+    newMappedTargetRecords: int
+    newUniqueRecordsLoaded: int
+    mappedRecordsRemoved: int
+    mappedSourceRecordsRemoved: int
+    mappedTargetRecordsRemoved: int
+
+
+class ErrorDetails(TypedDict, total=False):
+    """A FAILED job's ``errorDetails``."""
+
+    errorMessage: str
+
+
+class OutputSource(TypedDict):
+    """One entry of a job's ``outputSourceConfig``."""
+
+    outputS3Path: str
+    roleArn: str
+    KMSArn: NotRequired[str]
+
+
+class JobSummary(TypedDict):
+    """
+    One job of a List*Jobs answer, as plain JSON: timestamps are ISO-8601 strings.
+
+    ``status`` is a :class:`JobStatus` value, or a status the API may add later.
+    """
+
+    jobId: str
+    status: str
+    startTime: str
+    endTime: NotRequired[str]
+
+
+class JobDescription(JobSummary, total=False):
+    """
+    A Get*Job answer as plain JSON (see :func:`job_description`): timestamps are ISO-8601
+    strings and ``ResponseMetadata`` is left out, so it can go to XCom as it is.
+    """
+
+    metrics: JobMetrics
+    errorDetails: ErrorDetails
+    outputSourceConfig: list[OutputSource]
+    # ID mapping jobs only: BATCH, INCREMENTAL or DELETE_ONLY.
+    jobType: str
+
+
+class JobEvent(TypedDict):
+    """The payload of the event a trigger sends the task it resumes (see :func:`event_from_state`)."""
+
+    outcome: Literal["succeeded", "failed", "timeout", "error"]
+    kind: str
+    workflow_name: str
+    job_id: str
+    job: JobDescription | None
+    message: str | None
 
 
 class Verb(enum.StrEnum):
@@ -147,9 +242,13 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def job_description(response: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a Get*Job response as plain JSON, without ``ResponseMetadata``."""
-    return _json_safe({key: value for key, value in response.items() if key != "ResponseMetadata"})
+def job_description(response: Mapping[str, Any]) -> JobDescription:
+    """Return a Get*Job response, or a List*Jobs summary, as plain JSON, without ``ResponseMetadata``."""
+    # The stubs' output shapes, but for the timestamps that _json_safe turns into strings.
+    return cast(
+        JobDescription,
+        _json_safe({key: value for key, value in response.items() if key != "ResponseMetadata"}),
+    )
 
 
 @dataclass(frozen=True)
@@ -166,7 +265,7 @@ class JobState:
     kind: JobKind
     workflow_name: str
     job_id: str
-    description: dict[str, Any]
+    description: JobDescription
 
     @property
     def status(self) -> str:
@@ -191,11 +290,13 @@ class JobState:
 
     @property
     def error_message(self) -> str | None:
-        return (self.description.get("errorDetails") or {}).get("errorMessage")
+        details = self.description.get("errorDetails")
+        return details.get("errorMessage") if details else None
 
     @property
-    def metrics(self) -> dict[str, Any]:
-        return dict(self.description.get("metrics") or {})
+    def metrics(self) -> JobMetrics:
+        metrics = self.description.get("metrics")
+        return metrics.copy() if metrics else {}
 
     def failure(self) -> EntityResolutionJobFailedError:
         """Build the error that fails a task whose job ended FAILED."""
@@ -211,7 +312,12 @@ class JobState:
         if self.failed:
             raise self.failure()
 
-    def log(self, log: logging.Logger) -> None:
+    def raise_if_rejected(self, gate: MetricsGate) -> None:
+        """Raise if the job ended FAILED, or SUCCEEDED with metrics that break ``gate``."""
+        self.raise_if_failed()
+        gate.check(self)
+
+    def log(self, log: TaskLog) -> None:
         """Log the status at INFO, with the metrics once the service reports any."""
         log.info(
             "Entity Resolution %s job %s of workflow %r is %s",
@@ -230,6 +336,65 @@ class JobState:
                 self.status,
                 ", ".join(JobStatus),
             )
+
+
+@dataclass(frozen=True)
+class MetricsGate:
+    """
+    How many records a SUCCEEDED job may leave unprocessed before the task fails.
+
+    :param max_records_not_processed: a whole number is a count of records; a ``float``
+        from 0.0 to 1.0 is a fraction of the job's ``inputRecords``; ``None`` checks nothing.
+    """
+
+    max_records_not_processed: int | float | None = None
+
+    def __post_init__(self) -> None:
+        validation.check_max_records_not_processed(self.max_records_not_processed)
+
+    def check(self, state: JobState) -> None:
+        """Raise :class:`EntityResolutionMetricsGateError` if ``state`` breaks the limit."""
+        limit = self.max_records_not_processed
+        if limit is None or not state.succeeded:
+            return
+        problem = self._problem(limit, state.metrics)
+        if problem:
+            raise EntityResolutionMetricsGateError(
+                f"Entity Resolution {state.kind.label} job {state.job_id} of workflow "
+                f"{state.workflow_name!r} SUCCEEDED, but {problem}"
+            )
+
+    @staticmethod
+    def _problem(limit: int | float, metrics: JobMetrics) -> str | None:
+        not_processed = metrics.get("recordsNotProcessed")
+        inputs = metrics.get("inputRecords")
+        # Fail closed: a limit the user asked for is never passed on figures the service did not send.
+        if not_processed is None:
+            return (
+                "the service reported no recordsNotProcessed metric, so "
+                f"max_records_not_processed={limit!r} cannot be checked"
+            )
+        if isinstance(limit, int):
+            if not_processed <= limit:
+                return None
+            return (
+                f"{not_processed} of {inputs} input records were not processed, "
+                f"more than max_records_not_processed={limit}"
+            )
+        if not_processed == 0:
+            return None
+        if not inputs:
+            return (
+                f"{not_processed} records were not processed and the service reported "
+                f"inputRecords={inputs!r}, so max_records_not_processed={limit!r} cannot be met"
+            )
+        share = not_processed / inputs
+        if share <= limit:
+            return None
+        return (
+            f"{not_processed} of {inputs} input records ({share:.2%}) were not processed, "
+            f"more than max_records_not_processed={limit!r} ({limit:.2%} of inputRecords)"
+        )
 
 
 class PollSchedule:
@@ -255,7 +420,7 @@ class PollSchedule:
         # Missed polls are free, so only the clock bounds a wait that the service keeps refusing.
         self._deadline = time.monotonic() + waiter_delay * waiter_max_attempts
 
-    def missed(self, error: EntityResolutionRequestError, log: logging.Logger) -> float:
+    def missed(self, error: EntityResolutionRequestError, log: TaskLog) -> float:
         """
         Return the delay before polling again after ``error``, or re-raise it.
 
@@ -290,7 +455,7 @@ class PollSchedule:
         )
 
 
-def event_from_state(state: JobState) -> dict[str, Any]:
+def event_from_state(state: JobState) -> JobEvent:
     """Build a trigger event's payload for a job that reached a terminal status."""
     return {
         "outcome": "succeeded" if state.succeeded else "failed",
@@ -302,7 +467,7 @@ def event_from_state(state: JobState) -> dict[str, Any]:
     }
 
 
-def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> dict[str, Any]:
+def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> JobEvent:
     """Build a trigger event's payload for a wait that ended without a terminal status."""
     return {
         "outcome": "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error",
@@ -329,4 +494,6 @@ def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState
         raise EntityResolutionWaitTimeoutError(event["message"])
     if event["outcome"] == "error":
         raise EntityResolutionError(event["message"])
-    return JobState(kind, event["workflow_name"], event["job_id"], dict(event["job"]))
+    # The payload crossed a process boundary as JSON; event_from_state wrote it from a JobDescription.
+    description = cast(JobDescription, dict(event["job"]))
+    return JobState(kind, event["workflow_name"], event["job_id"], description)

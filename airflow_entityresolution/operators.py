@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import Variable, conf
+from airflow.providers.common.compat.sdk import Asset, Variable, conf
 
 from airflow_entityresolution import validation
 from airflow_entityresolution.errors import (
@@ -19,14 +19,25 @@ from airflow_entityresolution.errors import (
     ErrorKind,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import ID_MAPPING, JobState, state_from_event
-from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
+from airflow_entityresolution.jobs import (
+    ID_MAPPING,
+    JOB_DESCRIPTION_XCOM_KEY,
+    MATCHING,
+    METRICS_XCOM_KEY,
+    JobKind,
+    JobState,
+    MetricsGate,
+    state_from_event,
+)
+from airflow_entityresolution.links import EntityResolutionJobLink
+from airflow_entityresolution.triggers import (
+    EntityResolutionIdMappingJobCompletedTrigger,
+    EntityResolutionJobCompletedTrigger,
+    EntityResolutionMatchingJobCompletedTrigger,
+)
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-JOB_DESCRIPTION_XCOM_KEY = "job_description"
-"""The XCom key under which the operators push the final job description."""
+    from airflow.providers.common.compat.sdk import Context
 
 START_CLOCK_SKEW_SECONDS = 5
 """How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
@@ -60,7 +71,8 @@ class StartedJobRecord:
         return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40])
 
     def load(self) -> dict[str, str] | None:
-        return Variable.get(self.key, default=None, deserialize_json=True)
+        record: dict[str, str] | None = Variable.get(self.key, default=None, deserialize_json=True)
+        return record
 
     def save(self, context: Context, workflow_name: str, job_id: str) -> None:
         ti = context["ti"]
@@ -81,26 +93,24 @@ class StartedJobRecord:
             Variable.delete(self.key)
 
 
-class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolutionHook]):
+class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     """
-    Start an Entity Resolution ID mapping job and, by default, wait for it to end.
+    Start an Entity Resolution job and, by default, wait for it to end.
+
+    Subclasses name the kind of job in :attr:`kind`, its trigger in :attr:`trigger_class`,
+    and send the start in :meth:`send_start`.
 
     The return value (XCom) is the job ID. Once the job ends, its final description
-    (status, metrics, times, output) is pushed to XCom under ``job_description``. If the
-    job ends FAILED, the task fails with the service's ``errorDetails.errorMessage``,
-    the job ID and the workflow name.
+    (status, metrics, times, output) is pushed to XCom under ``job_description`` and its
+    final metrics under ``metrics``. If the job ends FAILED, the task fails with the
+    service's ``errorDetails.errorMessage``, the job ID and the workflow name.
 
     A job is never started twice for one task instance: if an earlier try started a job
     and died before its outcome was known, the next try waits for that job instead (see
     :class:`StartedJobRecord`). The account runs one job at a time; ``when_busy`` says what
     a start that the service refuses as busy does.
 
-    :param workflow_name: the ID mapping workflow's name or ARN. (templated)
-    :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the workflow's default if
-        ``None``. (templated)
-    :param output_source_config: one output source, like
-        ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::123456789012:role/name"}]``;
-        the workflow's own if ``None``. (templated)
+    :param workflow_name: the workflow's name. (templated)
     :param wait_for_completion: Wait for the job to end. If ``False`` the task ends once
         the job has started.
     :param waiter_delay: Seconds between polls while waiting, and between start attempts
@@ -111,6 +121,15 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         tries again every ``waiter_delay`` seconds, deferred when ``deferrable``, until the
         start succeeds or ``waiter_max_attempts`` tries pass; ``"fail"`` fails the task at
         once with a message naming the running job.
+    :param max_records_not_processed: fail the task when the job SUCCEEDED but its
+        ``recordsNotProcessed`` is over this: a whole number is a count of records, a
+        ``float`` from 0.0 to 1.0 a fraction of ``inputRecords``. ``None`` (the default)
+        checks nothing.
+    :param output_asset: Declare the job's output location as an Airflow asset outlet, so
+        that DAGs scheduled on it run once the job SUCCEEDED: an S3 URI such as
+        ``"s3://bucket/prefix/"``, or, on the ID mapping operator, ``True`` for the
+        ``outputS3Path`` of ``output_source_config``. The asset event's ``extra`` names
+        the workflow and the job.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         Defaults to ``[operators] default_deferrable``.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -120,73 +139,100 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
     """
 
     aws_hook_class = EntityResolutionHook
-    template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_type", "output_source_config")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"output_source_config": "json"}
+    template_fields: Sequence[str] = aws_template_fields("workflow_name")
+    operator_extra_links = (EntityResolutionJobLink(),)
+    kind: ClassVar[JobKind]
+    trigger_class: ClassVar[type[EntityResolutionJobCompletedTrigger]]
 
     def __init__(
         self,
         *,
         workflow_name: str,
-        job_type: str | None = None,
-        output_source_config: list[dict[str, str]] | None = None,
         wait_for_completion: bool = True,
         waiter_delay: float = 60,
         waiter_max_attempts: int = 720,
         when_busy: WhenBusy = "wait",
+        max_records_not_processed: int | float | None = None,
+        output_asset: bool | str = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.workflow_name = workflow_name
-        self.job_type = job_type
-        self.output_source_config = output_source_config
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.when_busy = when_busy
+        self.gate = MetricsGate(max_records_not_processed)
         self.deferrable = deferrable
+        self.output_asset = self._declare_output_asset(output_asset)
 
-    def _check_inputs(self) -> None:
+    def _declare_output_asset(self, output_asset: bool | str) -> Asset | None:
+        """Add the output location to the task's outlets; DAGs are scheduled on it before any run."""
+        if output_asset is False:
+            return None
+        uri = self.output_location() if output_asset is True else output_asset
+        if not isinstance(uri, str) or not validation.OUTPUT_S3_PATH.fullmatch(uri) or "{{" in uri:
+            raise validation.InvalidParameterError(
+                "output_asset",
+                output_asset if output_asset is not True else uri,
+                "False, an S3 URI written out in the DAG like 's3://bucket/prefix/' (not a template: "
+                "outlets are read when the DAG is parsed), or True on the ID mapping operator with "
+                "output_source_config naming an outputS3Path",
+            )
+        asset = Asset(uri)
+        self.outlets = [*self.outlets, asset]
+        return asset
+
+    def output_location(self) -> str | None:
+        """The job's output location as the task states it, for ``output_asset=True``."""
+        return None
+
+    def check_inputs(self) -> None:
+        """Check the rendered parameters against the API's constraints, before any request."""
         validation.refuse_rendered_none(self.workflow_name, "workflow_name")
-        validation.check_id_mapping_workflow_name(self.workflow_name)
-        validation.check_job_type(self.job_type)
-        validation.check_output_source_config(self.output_source_config)
+        self.kind.check_workflow_name(self.workflow_name, "workflow_name")
         validation.check_waiter_settings(self.waiter_delay, self.waiter_max_attempts)
         if self.when_busy not in WHEN_BUSY_CHOICES:
             raise validation.InvalidParameterError("when_busy", self.when_busy, "'wait' or 'fail'")
+
+    def send_start(self) -> str:
+        """Send the kind's Start*Job request once and return the new job's ID."""
+        raise NotImplementedError
 
     def execute(self, context: Context) -> str:
         return self.execute_when_free(context)
 
     def execute_when_free(self, context: Context, event: Any = None, busy_tries: int = 0) -> str:
         """Start the job (or take over the one an earlier try started), then wait as configured."""
-        self._check_inputs()
+        self.check_inputs()
         record = StartedJobRecord.for_task(context)
         earlier = self._earlier_try_job(record)
+        job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
+        EntityResolutionJobLink.store(
+            context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=job_id
+        )
         if earlier is not None and earlier.is_terminal:
             return self._finish(context, record, earlier)
-        job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
         if not self.wait_for_completion:
             record.clear()
             return job_id
         if self.deferrable:
             self.defer(
-                trigger=EntityResolutionIdMappingJobCompletedTrigger(
-                    workflow_name=self.workflow_name,
-                    job_id=job_id,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
+                trigger=self.trigger_class(
+                    **self.trigger_class.kwargs_for(
+                        self,
+                        job_id=job_id,
+                        waiter_delay=self.waiter_delay,
+                        waiter_max_attempts=self.waiter_max_attempts,
+                    )
                 ),
                 method_name="execute_complete",
                 # The trigger gives up on its own; this bounds a triggerer that cannot run it at all.
                 timeout=datetime.timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 600),
             )
         state = self.hook.wait_for_job(
-            ID_MAPPING,
+            self.kind,
             self.workflow_name,
             job_id,
             waiter_delay=self.waiter_delay,
@@ -196,7 +242,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         return self._finish(context, record, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        state = state_from_event(ID_MAPPING, event)
+        state = state_from_event(self.kind, event)
         state.log(self.log)
         return self._finish(context, StartedJobRecord.for_task(context), state)
 
@@ -205,7 +251,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         started = record.load()
         if not started or started.get("workflow_name") != self.workflow_name:
             return None
-        state = self.hook.describe_job(ID_MAPPING, self.workflow_name, started["job_id"])
+        state = self.hook.describe_job(self.kind, self.workflow_name, started["job_id"])
         if state.failed:
             self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
             return None
@@ -221,11 +267,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         lost_answer = False
         while True:
             try:
-                job_id = self.hook.start_id_mapping_job(
-                    workflow_name=self.workflow_name,
-                    job_type=self.job_type,
-                    output_source_config=self.output_source_config,
-                )
+                job_id = self.send_start()
             except EntityResolutionRequestError as error:
                 if error.kind is ErrorKind.PERMANENT:
                     raise
@@ -242,7 +284,10 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
                 job_id = adopted
             record.save(context, self.workflow_name, job_id)
             self.log.info(
-                "Started Entity Resolution ID mapping job %s of workflow %r", job_id, self.workflow_name
+                "Started Entity Resolution %s job %s of workflow %r",
+                self.kind.label,
+                job_id,
+                self.workflow_name,
             )
             return job_id
 
@@ -254,7 +299,7 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         job; the workflow's newest job, if it started after that moment, is that job.
         """
         try:
-            newest = self.hook.newest_job(ID_MAPPING, self.workflow_name)
+            newest = self.hook.newest_job(self.kind, self.workflow_name)
         except EntityResolutionRequestError:
             return None
         if newest is None:
@@ -273,9 +318,9 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
             self.log.warning("%s; no job was started: trying again in %gs", error, self.waiter_delay)
             return
         try:
-            running = self.hook.find_unfinished_job(ID_MAPPING, self.workflow_name)
+            running = self.hook.find_unfinished_job(self.kind, self.workflow_name)
         except EntityResolutionRequestError as listing:
-            # Naming the running job is a courtesy: a role without ListIdMappingJobs still waits or fails.
+            # Naming the running job is a courtesy: a role that may not list jobs still waits or fails.
             self.log.warning("Could not list the workflow's jobs to name the running one: %s", listing)
             running = None
         busy = EntityResolutionWorkflowBusyError(
@@ -295,7 +340,101 @@ class EntityResolutionStartIdMappingJobOperator(AwsBaseOperator[EntityResolution
         )
 
     def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
-        context["ti"].xcom_push(key=JOB_DESCRIPTION_XCOM_KEY, value=state.description)
+        ti = context["ti"]
+        ti.xcom_push(key=JOB_DESCRIPTION_XCOM_KEY, value=state.description)
+        ti.xcom_push(key=METRICS_XCOM_KEY, value=state.metrics)
         record.clear()
-        state.raise_if_failed()
+        state.raise_if_rejected(self.gate)
+        if self.output_asset is not None:
+            context["outlet_events"][self.output_asset].extra.update(
+                {"workflow_name": self.workflow_name, "job_id": state.job_id, "kind": self.kind.key}
+            )
         return state.job_id
+
+
+class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator):
+    """
+    Start an Entity Resolution ID mapping job and, by default, wait for it to end.
+
+    See :class:`EntityResolutionStartJobOperator` for what it returns, pushes and
+    guarantees, and for its other parameters.
+
+    :param workflow_name: the ID mapping workflow's name or ARN. (templated)
+    :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the workflow's default if
+        ``None``. (templated)
+    :param output_source_config: one output source, like
+        ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::123456789012:role/name"}]``;
+        the workflow's own if ``None``. (templated)
+
+    .. code-block:: python
+
+        EntityResolutionStartIdMappingJobOperator(
+            task_id="start_job",
+            workflow_name="customer-id-mapping",
+            deferrable=True,
+        )
+    """
+
+    kind = ID_MAPPING
+    trigger_class = EntityResolutionIdMappingJobCompletedTrigger
+    template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_type", "output_source_config")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"output_source_config": "json"}
+
+    def __init__(
+        self,
+        *,
+        workflow_name: str,
+        job_type: str | None = None,
+        output_source_config: list[dict[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.job_type = job_type
+        self.output_source_config = output_source_config
+        super().__init__(workflow_name=workflow_name, **kwargs)
+
+    def output_location(self) -> str | None:
+        sources = self.output_source_config
+        if isinstance(sources, list) and len(sources) == 1 and isinstance(sources[0], dict):
+            return sources[0].get("outputS3Path")
+        return None
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        validation.check_job_type(self.job_type)
+        validation.check_output_source_config(self.output_source_config)
+
+    def send_start(self) -> str:
+        return self.hook.start_id_mapping_job(
+            workflow_name=self.workflow_name,
+            job_type=self.job_type,
+            output_source_config=self.output_source_config,
+        )
+
+
+class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator):
+    """
+    Start an Entity Resolution matching job and, by default, wait for it to end.
+
+    A matching job takes its inputs and output location from its workflow. See
+    :class:`EntityResolutionStartJobOperator` for what it returns, pushes and guarantees,
+    and for its other parameters.
+
+    :param workflow_name: the matching workflow's name (matching workflows have no ARN form).
+        (templated)
+
+    .. code-block:: python
+
+        EntityResolutionStartMatchingJobOperator(
+            task_id="match_customers",
+            workflow_name="customer-matching",
+            max_records_not_processed=0.01,
+            output_asset="s3://example-bucket/matching-output/",
+            deferrable=True,
+        )
+    """
+
+    kind = MATCHING
+    trigger_class = EntityResolutionMatchingJobCompletedTrigger
+
+    def send_start(self) -> str:
+        return self.hook.start_matching_job(workflow_name=self.workflow_name)

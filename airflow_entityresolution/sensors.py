@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+from airflow.triggers.base import StartTriggerArgs
 
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
@@ -16,15 +18,34 @@ from airflow_entityresolution.errors import (
     ErrorKind,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import ID_MAPPING, JobKind, PollSchedule, state_from_event
+from airflow_entityresolution.jobs import (
+    ID_MAPPING,
+    MATCHING,
+    METRICS_XCOM_KEY,
+    JobDescription,
+    JobKind,
+    JobState,
+    MetricsGate,
+    PollSchedule,
+    state_from_event,
+)
+from airflow_entityresolution.links import EntityResolutionJobLink
 from airflow_entityresolution.triggers import (
     EntityResolutionIdMappingJobCompletedTrigger,
     EntityResolutionJobCompletedTrigger,
+    EntityResolutionMatchingJobCompletedTrigger,
 )
 from airflow_entityresolution.validation import check_job_id, refuse_rendered_none
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.providers.common.compat.sdk import Context
+
+TRIGGERER_RENDERS_TEMPLATES = AIRFLOW_V_3_3_PLUS
+"""Whether this Airflow renders a task's templated fields in the triggerer, which starting there needs.
+
+Airflow 2.10 to 3.2 start a task in the triggerer with its fields as written in the DAG
+file, so a templated ``job_id`` would reach the service as ``{{ ... }}``
+(apache/airflow#53063); 3.3 renders them first (apache/airflow#64715)."""
 
 
 class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
@@ -33,13 +54,22 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
 
     Subclasses name the kind of job in :attr:`kind` and its trigger in :attr:`trigger_class`.
     On success the sensor's return value (XCom) is the final job description, with
-    timestamps as ISO-8601 strings.
+    timestamps as ISO-8601 strings, and the job's final metrics are pushed under the
+    XCom key ``metrics``.
 
     :param workflow_name: the job's workflow. (templated)
     :param job_id: the job's ID. (templated)
+    :param max_records_not_processed: fail the task when the job SUCCEEDED but its
+        ``recordsNotProcessed`` is over this: a whole number is a count of records, a
+        ``float`` from 0.0 to 1.0 a fraction of ``inputRecords``. ``None`` (the default)
+        checks nothing.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         Defaults to ``[operators] default_deferrable``. In deferrable mode the trigger
         polls every ``poke_interval`` seconds until ``timeout``.
+    :param start_from_trigger: Start the task in the triggerer and end it there, so it never
+        takes a worker slot (implies ``deferrable``). Needs Airflow 3.3 or later, which
+        renders the templated fields in the triggerer; on older versions the sensor starts
+        on a worker and defers from there, and its log says so.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
     :param verify: Whether or not to verify SSL certificates.
@@ -48,6 +78,7 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
 
     aws_hook_class = EntityResolutionHook
     template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_id")
+    operator_extra_links = (EntityResolutionJobLink(),)
     kind: ClassVar[JobKind]
     trigger_class: ClassVar[type[EntityResolutionJobCompletedTrigger]]
 
@@ -56,13 +87,46 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         *,
         workflow_name: str,
         job_id: str,
+        max_records_not_processed: int | float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.workflow_name = workflow_name
         self.job_id = job_id
-        self.deferrable = deferrable
+        self.gate = MetricsGate(max_records_not_processed)
+        self.deferrable = deferrable or start_from_trigger
+        self.start_from_trigger_requested = start_from_trigger
+        if start_from_trigger and TRIGGERER_RENDERS_TEMPLATES:
+            self.start_from_trigger = True
+            self.start_trigger_args = self._start_trigger_args()
+
+    def _start_trigger_args(self) -> StartTriggerArgs:
+        kwargs = self.trigger_class.kwargs_for(
+            self,
+            job_id=self.job_id,
+            end_task=True,
+            max_records_not_processed=self.gate.max_records_not_processed,
+            skip_on_timeout=self.soft_fail or getattr(self, "never_fail", False),
+            skip_on_failure=getattr(self, "never_fail", False),
+            **self._trigger_schedule(),
+        )
+        return StartTriggerArgs(
+            trigger_cls=f"{self.trigger_class.__module__}.{self.trigger_class.__qualname__}",
+            trigger_kwargs=kwargs,
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=self._trigger_timeout(),
+        )
+
+    def _trigger_schedule(self) -> dict[str, Any]:
+        schedule = PollSchedule.covering(self.timeout, self.poke_interval)
+        return {"waiter_delay": self.poke_interval, "waiter_max_attempts": schedule.waiter_max_attempts}
+
+    def _trigger_timeout(self) -> datetime.timedelta:
+        # Later than the trigger's own deadline, whose error names the last status seen.
+        return datetime.timedelta(seconds=self.timeout + max(60, 2 * self.poke_interval))
 
     def _check_inputs(self) -> None:
         refuse_rendered_none(self.workflow_name, "workflow_name")
@@ -71,6 +135,12 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
 
     def execute(self, context: Context) -> Any:
         self._check_inputs()
+        if self.start_from_trigger_requested and not self.start_from_trigger:
+            self.log.info(
+                "start_from_trigger needs Airflow 3.3 or later, which renders templated fields in the "
+                "triggerer; this Airflow starts the sensor on a worker, which defers to the triggerer"
+            )
+        self._store_link(context)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -81,20 +151,10 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             return done.xcom_value
         self.defer(
             trigger=self.trigger_class(
-                workflow_name=self.workflow_name,
-                job_id=self.job_id,
-                waiter_delay=self.poke_interval,
-                waiter_max_attempts=PollSchedule.covering(
-                    self.timeout, self.poke_interval
-                ).waiter_max_attempts,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
+                **self.trigger_class.kwargs_for(self, job_id=self.job_id, **self._trigger_schedule())
             ),
             method_name="execute_complete",
-            # Later than the trigger's own deadline, whose error names the last status seen.
-            timeout=datetime.timedelta(seconds=self.timeout + max(60, 2 * self.poke_interval)),
+            timeout=self._trigger_timeout(),
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -110,8 +170,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             return PokeReturnValue(is_done=False)
         self._last_state = state
         state.log(self.log)
-        state.raise_if_failed()
-        return PokeReturnValue(is_done=state.is_terminal, xcom_value=state.description)
+        if not state.is_terminal:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, state))
 
     def _last_seen(self) -> str:
         state = getattr(self, "_last_state", None)
@@ -119,15 +180,24 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         error = getattr(self, "_last_error", None)
         return f"{seen} Last error: {error}" if error else seen
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> JobDescription:
         try:
             state = state_from_event(self.kind, event)
         except EntityResolutionWaitTimeoutError as timeout:
             # As in poke mode, so that soft_fail and never_fail apply to a deferred timeout too.
             raise AirflowSensorTimeout(str(timeout)) from None
         state.log(self.log)
-        state.raise_if_failed()
+        return self._finish(context, state)
+
+    def _finish(self, context: Context, state: JobState) -> JobDescription:
+        context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=state.metrics)
+        state.raise_if_rejected(self.gate)
         return state.description
+
+    def _store_link(self, context: Context) -> None:
+        EntityResolutionJobLink.store(
+            context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=self.job_id
+        )
 
 
 class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSensor):
@@ -150,3 +220,24 @@ class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSe
 
     kind = ID_MAPPING
     trigger_class = EntityResolutionIdMappingJobCompletedTrigger
+
+
+class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSensor):
+    """
+    Wait until a matching job is SUCCEEDED; fail the task, with the service's reason, if it FAILED.
+
+    See :class:`EntityResolutionJobCompletedSensor` for the parameters. It also takes
+    every parameter of Airflow's ``BaseSensorOperator``.
+
+    .. code-block:: python
+
+        EntityResolutionMatchingJobCompletedSensor(
+            task_id="wait_for_matching",
+            workflow_name="customer-matching",
+            job_id="{{ ti.xcom_pull(task_ids='start_matching') }}",
+            start_from_trigger=True,
+        )
+    """
+
+    kind = MATCHING
+    trigger_class = EntityResolutionMatchingJobCompletedTrigger

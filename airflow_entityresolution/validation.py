@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 JOB_ID = re.compile(r"[a-f0-9]{32}")
 ID_MAPPING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-=+/]+")
@@ -88,7 +88,7 @@ def check_job_id(value: Any, parameter: str = "job_id") -> str:
     return _require(parameter, value, JOB_ID, JOB_ID_FORM)
 
 
-def is_id_mapping_workflow_name(value: Any) -> bool:
+def is_id_mapping_workflow_name(value: Any) -> TypeGuard[str]:
     """Tell whether ``value`` is a valid ID mapping workflow name or workflow ARN."""
     return isinstance(value, str) and bool(
         ID_MAPPING_WORKFLOW_NAME.fullmatch(value) or ID_MAPPING_WORKFLOW_ARN.fullmatch(value)
@@ -102,6 +102,12 @@ def check_id_mapping_workflow_name(value: Any, parameter: str = "workflow_name")
     return value
 
 
+def workflow_arn_parts(value: str) -> dict[str, str] | None:
+    """Return the ``partition``, ``region``, ``account`` and ``name`` of a workflow ARN, or ``None``."""
+    match = ID_MAPPING_WORKFLOW_ARN.fullmatch(value)
+    return match.groupdict() if match else None
+
+
 def check_matching_workflow_name(value: Any, parameter: str = "workflow_name") -> str:
     """Return ``value`` if it names a matching workflow, else raise."""
     return _require(parameter, value, MATCHING_WORKFLOW_NAME, MATCHING_WORKFLOW_FORM)
@@ -111,7 +117,8 @@ def check_job_type(value: Any, parameter: str = "job_type") -> str | None:
     """Return ``value`` if it is ``None`` or one of the API's job types, else raise."""
     if value is not None and value not in JOB_TYPES:
         raise InvalidParameterError(parameter, value, f"None or one of {', '.join(JOB_TYPES)}")
-    return value
+    # `in` does not narrow: the value is None or equal to one of the strings of JOB_TYPES.
+    return cast("str | None", value)
 
 
 def check_output_source_config(
@@ -151,6 +158,26 @@ def check_output_source_config(
             "a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/id",
         )
     return [dict(source)]
+
+
+def check_max_records_not_processed(value: Any, parameter: str = "max_records_not_processed") -> None:
+    """
+    Raise :class:`InvalidParameterError` unless ``value`` is ``None``, a count or a fraction.
+
+    A whole number (``int``) is a count of records; a ``float`` from 0.0 to 1.0 is a
+    fraction of ``inputRecords``.
+    """
+    if value is None:
+        return
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    fraction = isinstance(value, float) and 0.0 <= value <= 1.0
+    if not (count or fraction):
+        raise InvalidParameterError(
+            parameter,
+            value,
+            "None, a whole number of records >= 0 (like 100), or a fraction of inputRecords "
+            "from 0.0 to 1.0 (like 0.01)",
+        )
 
 
 def check_waiter_settings(waiter_delay: Any, waiter_max_attempts: Any) -> None:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+from botocore import xform_name
+
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobKind
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "example_dags" / "emulator_scenario.json"
@@ -28,11 +31,13 @@ class Example:
     dag_id: str
     workflow_name: str
     expect_success: bool
+    kind: JobKind = ID_MAPPING
 
 
 EXAMPLES = (
     Example("example_entityresolution_id_mapping_job", "customer-id-mapping", expect_success=True),
     Example("example_entityresolution_id_mapping_sensor", "supplier-id-mapping", expect_success=True),
+    Example("example_entityresolution_matching_job", "customer-matching", expect_success=True, kind=MATCHING),
     Example("example_entityresolution_failed_job", "orders-id-mapping", expect_success=False),
 )
 
@@ -101,7 +106,7 @@ def failure_line(dag_id: str) -> str | None:
     )
 
 
-def report_jobs(endpoint_url: str, workflow_name: str) -> None:
+def report_jobs(endpoint_url: str, example: Example) -> None:
     client = boto3.client(
         "entityresolution",
         endpoint_url=endpoint_url,
@@ -109,9 +114,11 @@ def report_jobs(endpoint_url: str, workflow_name: str) -> None:
         aws_access_key_id="demo-access-key",
         aws_secret_access_key="demo-secret-key",
     )
-    for summary in client.list_id_mapping_jobs(workflowName=workflow_name)["jobs"]:
-        job = client.get_id_mapping_job(workflowName=workflow_name, jobId=summary["jobId"])
-        print(f"    job {job['jobId']}: {job['status']}")
+    list_jobs = getattr(client, xform_name(example.kind.list_operation))
+    get_job = getattr(client, xform_name(example.kind.get_operation))
+    for summary in list_jobs(workflowName=example.workflow_name)["jobs"]:
+        job = get_job(workflowName=example.workflow_name, jobId=summary["jobId"])
+        print(f"    {example.kind.label} job {job['jobId']}: {job['status']}")
         if "errorDetails" in job:
             print(f"      errorMessage: {job['errorDetails']['errorMessage']}")
         for name, value in job.get("metrics", {}).items():
@@ -142,7 +149,7 @@ def main() -> int:
                 )
             if not example.expect_success:
                 print(f"  task error: {failure_line(example.dag_id)}")
-            report_jobs(endpoint_url, example.workflow_name)
+            report_jobs(endpoint_url, example)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

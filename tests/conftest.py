@@ -54,16 +54,20 @@ def run_dag(airflow_db: Path) -> Callable[..., Any]:
     """
 
     def run(dag: Any, **kwargs: Any) -> Any:
-        from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-
-        bag = BundleDagBag(
-            dag_folder=str(DAGS_FOLDER), bundle_path=str(DAGS_FOLDER), bundle_name="dags-folder"
-        )
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
+        sync_dags(dag)
         return dag.test(**kwargs)
 
     return run
+
+
+def sync_dags(*dags: Any) -> None:
+    """Store DAG objects in the metadata DB as the DAG processor would store a file's DAGs."""
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    bag = BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=str(DAGS_FOLDER), bundle_name="dags-folder")
+    for dag in dags:
+        bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
 
 
 def task_states(dag_run: Any) -> dict[str, str | None]:

@@ -35,6 +35,8 @@ def test_every_example_is_a_dag(example_dags):
         "example_entityresolution_id_mapping_job",
         "example_entityresolution_id_mapping_sensor",
         "example_entityresolution_failed_job",
+        "example_entityresolution_matching_job",
+        "example_entityresolution_matching_output_consumer",
     }
 
 
@@ -67,3 +69,17 @@ def test_failed_job_shows_the_service_message(run_dag, example_dags, scenario_em
         f"Entity Resolution ID mapping job {job.job_id} of workflow 'orders-id-mapping' FAILED: {message}"
         in log
     )
+
+
+def test_matching_job_with_a_metrics_gate_and_an_asset_outlet(run_dag, example_dags, scenario_emulator):
+    from airflow.providers.common.compat.sdk import Asset
+
+    dag = example_dags["example_entityresolution_matching_job"]
+    assert dag.get_task("match_customers").outlets == [
+        Asset("s3://example-entity-resolution/matching/customer-matching/")
+    ]
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"match_customers": "success", "report": "success"}
+    [job] = scenario_emulator.jobs()
+    assert job.status == "SUCCEEDED" and scenario_emulator.count("StartMatchingJob") == 1
+    assert xcom_value(dag_run, "report") == SCENARIO["matching_workflows"]["customer-matching"]["metrics"]

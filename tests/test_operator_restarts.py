@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 import pytest
 from airflow.sdk import DAG
@@ -73,16 +75,26 @@ def test_a_failed_job_is_started_afresh_on_retry(run_dag, entity_resolution_emul
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_when_busy_wait_starts_once_the_running_job_ends(run_dag, entity_resolution_emulator, deferrable):
-    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=1.5))
+    emulator = entity_resolution_emulator
+    emulator.add_id_mapping_workflow(WORKFLOW, JobScript.never_finishing())
+    emulator.script_next_jobs(WORKFLOW, JobScript.never_finishing(), JobScript.succeeded(running_seconds=0.3))
     running = EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+
+    def end_the_running_job_once_a_start_is_refused() -> None:
+        # Ends the job on the refusal itself, not on a timer, however slowly the run starts.
+        while not any(r.error_code == "ConflictException" for r in emulator.requests):
+            time.sleep(0.05)
+        emulator.finish_job(running)
+
+    ender = threading.Thread(target=end_the_running_job_once_a_start_is_refused, daemon=True)
+    ender.start()
     dag_run = run_dag(operator_dag(f"busy_wait_{deferrable}", deferrable=deferrable, when_busy="wait"))
+    ender.join(timeout=5)
     assert task_states(dag_run) == {"start": "success"}
-    first, second = entity_resolution_emulator.jobs()
+    first, second = emulator.jobs()
     assert first.job_id == running
     assert xcom_value(dag_run, "start") == second.job_id
     assert second.start_time >= first.end_time
-    refused = [r for r in entity_resolution_emulator.requests if r.error_code == "ConflictException"]
-    assert refused, "the first start was refused as busy"
 
 
 @pytest.mark.parametrize("deferrable", MODES)

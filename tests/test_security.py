@@ -22,7 +22,8 @@ SECRETS = (SECRET_KEY, SESSION_TOKEN)
 @pytest.fixture
 def secret_connection(entity_resolution_emulator, monkeypatch):
     entity_resolution_emulator.add_id_mapping_workflow(
-        "wf", JobScript.succeeded({"inputRecords": 1}, running_seconds=0.4)
+        # Long enough that a sensor's first poke finds it running, so a deferrable one defers.
+        "wf", JobScript.succeeded({"inputRecords": 1}, running_seconds=3)
     )
     connection = {
         "conn_type": "aws",

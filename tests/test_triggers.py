@@ -55,6 +55,7 @@ def test_serialize_round_trips_and_holds_no_secret(emulator):
     assert set(kwargs) == {
         "workflow_name", "job_id", "waiter_delay", "waiter_max_attempts",
         "aws_conn_id", "region_name", "verify", "botocore_config",
+        "end_task", "max_records_not_processed", "skip_on_timeout", "skip_on_failure",
     }  # fmt: skip
 
 

@@ -31,8 +31,8 @@ from airflow_entityresolution.emulator.state import (
     ApiCall,
     EntityResolutionEmulator,
     Reply,
-    Verb,
 )
+from airflow_entityresolution.jobs import Verb
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<access_key_id>[^/,\s]+)/\d{8}/(?P<region>[^/,\s]+)/")
 # (method, number of path segments) -> the job call; paths are /{collection}/{workflowName}/jobs[/{jobId}].

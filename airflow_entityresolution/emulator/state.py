@@ -51,6 +51,8 @@ MAX_PAGE_SIZE = 25
 DEFAULT_REQUEST_LOG_LIMIT = 100_000
 
 Concurrency = Literal["reject", "queue", "unlimited"]
+# How a job script ends: as written in a scenario file, or as a JobStatus member.
+ScriptedStatus = Literal["SUCCEEDED", "FAILED", JobStatus.SUCCEEDED, JobStatus.FAILED]
 CONCURRENCY_MODES: tuple[str, ...] = ("reject", "queue", "unlimited")
 
 # The service model's errors, plus what AWS front ends answer for a path no operation owns.
@@ -81,7 +83,7 @@ class JobScript:
 
     queued_seconds: float = 0.0
     running_seconds: float | None = 1.0
-    status: Literal["SUCCEEDED", "FAILED"] = JobStatus.SUCCEEDED
+    status: ScriptedStatus = JobStatus.SUCCEEDED
     error_message: str | None = None
     metrics: Mapping[str, int] | None = None
     output_source_config: Sequence[Mapping[str, str]] | None = None

@@ -427,12 +427,12 @@ class AirflowStack:
             raise StackError(f"{method} {path} answered {error.code}: {detail}") from error
         return json.loads(payload) if payload else None
 
-    def trigger_dag(self, dag_id: str, run_id: str) -> str:
-        """Create a manual DAG run through the REST API and return its run ID."""
+    def trigger_dag(self, dag_id: str, run_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Create a manual DAG run through the REST API, with ``conf`` if given, and return its run ID."""
         answer = self.api(
             "POST",
             f"/api/v2/dags/{_quote(dag_id)}/dagRuns",
-            {"dag_run_id": run_id, "logical_date": None},
+            {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf or {})},
         )
         return answer["dag_run_id"]
 

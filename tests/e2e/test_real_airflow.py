@@ -9,6 +9,7 @@ process, so each test counts the requests Airflow's processes really sent it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import boto3
 import psutil
 import pytest
 
@@ -110,7 +112,46 @@ WORKER_KILL_START_IN_FLIGHT = DagSpec(
 )
 CLEARED_WHILE_DEFERRED = DagSpec("e2e_cleared_while_deferred", "e2e-cleared-while-deferred", True)
 MARKED_FAILED_WHILE_DEFERRED = DagSpec("e2e_marked_failed_while_deferred", "e2e-marked-failed", True)
+
+
+@dataclass(frozen=True)
+class SensorFromTriggererSpec:
+    """A matching-job sensor that starts in the triggerer, its workflow and job given as run conf."""
+
+    dag_id: str = "e2e_sensor_from_triggerer"
+
+    def source(self) -> str:
+        return textwrap.dedent(
+            f"""\
+            import datetime
+
+            from airflow.sdk import DAG
+
+            from airflow_entityresolution.sensors import EntityResolutionMatchingJobCompletedSensor
+
+            with DAG(
+                {self.dag_id!r},
+                schedule=None,
+                start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+                catchup=False,
+                params={{"workflow": "unset", "job_id": "unset"}},
+            ):
+                EntityResolutionMatchingJobCompletedSensor(
+                    task_id={TASK_ID!r},
+                    workflow_name="{{{{ params.workflow }}}}",
+                    job_id="{{{{ params.job_id }}}}",
+                    start_from_trigger=True,
+                    max_records_not_processed=0.1,
+                    poke_interval=1,
+                    timeout=300,
+                )
+            """
+        )
+
+
+SENSOR_FROM_TRIGGERER = SensorFromTriggererSpec()
 DAGS = (
+    SENSOR_FROM_TRIGGERER,
     TRIGGERER_KILL_SUCCEEDED,
     TRIGGERER_KILL_FAILED,
     WORKER_KILL,
@@ -245,7 +286,15 @@ def xcom_value(stack: AirflowStack, dag_id: str, run_id: str, key: str = "return
         "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
         (dag_id, run_id, TASK_ID, key),
     )
-    return json.loads(rows[0][0]) if rows else None
+    if not rows:
+        return None
+    value = json.loads(rows[0][0])
+    # The triggerer stores the XComs of a task it ends as JSON text inside the JSON column; Airflow's own
+    # reader (XComModel.deserialize_value) decodes that second layer too.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    return value
 
 
 def dag_run_state(stack: AirflowStack, dag_id: str, run_id: str) -> str | None:
@@ -485,3 +534,78 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     wait_for("the run to end success", lambda: dag_run_state(stack, spec.dag_id, run_id) == "success", 30)
     assert emulator.count(START, spec.workflow_name) == 1
+
+
+def start_matching_job(e2e: Deployment, workflow_name: str, script: JobScript) -> str:
+    """Declare a matching workflow and start a job of it, as another system would, outside Airflow."""
+    e2e.emulator.add_matching_workflow(workflow_name, script)
+    client = boto3.client(
+        "entityresolution",
+        endpoint_url=f"http://127.0.0.1:{e2e.emulator_port}",
+        region_name=FAKE_AWS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+    )
+    return client.start_matching_job(workflowName=workflow_name)["jobId"]
+
+
+def worker_traces(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, object]:
+    """What a worker leaves on a task instance it ran: a queued time, a host, a pid, a try's own log file."""
+    [(queued, hostname, pid)] = stack.query(
+        "SELECT queued_dttm, hostname, pid FROM task_instance "
+        "WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+        (dag_id, run_id, TASK_ID),
+    )
+    worker_logs = [
+        path.name for path in stack.task_log_files(dag_id, run_id, TASK_ID) if ".trigger." not in path.name
+    ]
+    return {"queued": queued, "hostname": hostname or None, "pid": pid, "worker logs": worker_logs}
+
+
+NO_WORKER = {"queued": None, "hostname": None, "pid": None, "worker logs": []}
+
+
+@pytest.mark.timeout(240)
+def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_reaches_a_worker(
+    e2e: Deployment,
+) -> None:
+    stack, spec = e2e.stack, SENSOR_FROM_TRIGGERER
+    metrics = {"inputRecords": 100, "totalRecordsProcessed": 98, "recordsNotProcessed": 2, "matchIDs": 40}
+    job_id = start_matching_job(e2e, "e2e-from-triggerer", JobScript.succeeded(metrics, running_seconds=4))
+    run_id = stack.trigger_dag(
+        spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}", {"workflow": "e2e-from-triggerer", "job_id": job_id}
+    )
+
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"deferred"}, timeout=90)
+    # The triggerer rendered both templates: the service saw the real workflow and job.
+    e2e.wait_for_requests("GetMatchingJob", "e2e-from-triggerer", at_least=1)
+    assert {r.job_id for r in e2e.emulator.requests if r.operation == "GetMatchingJob"} == {job_id}
+
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
+    assert worker_traces(stack, spec.dag_id, run_id) == NO_WORKER
+    assert xcom_value(stack, spec.dag_id, run_id)["jobId"] == job_id
+    assert xcom_value(stack, spec.dag_id, run_id, "metrics") == metrics
+    assert xcom_value(stack, spec.dag_id, run_id, "_link_EntityResolutionJobLink") == (
+        "https://console.aws.amazon.com/entityresolution/home?region=us-east-1"
+        f"#/matchingworkflows/e2e-from-triggerer/jobs/{job_id}"
+    )
+    log = stack.task_log(spec.dag_id, run_id, TASK_ID)
+    assert f"matching job {job_id} of workflow 'e2e-from-triggerer' is SUCCEEDED" in log
+
+
+@pytest.mark.timeout(240)
+def test_e_a_failed_job_fails_a_sensor_started_in_the_triggerer_with_the_service_message(
+    e2e: Deployment,
+) -> None:
+    stack, spec = e2e.stack, SENSOR_FROM_TRIGGERER
+    job_id = start_matching_job(e2e, "e2e-from-triggerer-failing", JobScript.failed(FAILURE_MESSAGE))
+    run_id = stack.trigger_dag(
+        spec.dag_id,
+        f"e2e__{uuid.uuid4().hex[:12]}",
+        {"workflow": "e2e-from-triggerer-failing", "job_id": job_id},
+    )
+
+    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=90)
+    assert worker_traces(stack, spec.dag_id, run_id) == NO_WORKER
+    assert FAILURE_MESSAGE in stack.task_log(spec.dag_id, run_id, TASK_ID)
+    wait_for("the run to end failed", lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed", 30)
