@@ -50,11 +50,15 @@ class StartedJobRecord:
     """
     The job an earlier try of a task started, kept in an Airflow Variable until the task finishes.
 
-    A try can die after StartIdMappingJob returned: its worker is killed, or the task is
-    cleared while deferred. The next try must wait for that job rather than start another,
-    because the account runs one job at a time. XComs cannot carry the job ID across tries
-    (Airflow clears a task's XComs when a new try starts), so the record lives in a Variable
-    keyed by the task instance, and is deleted once the job's outcome is known.
+    A try can die after its start returned: its worker is killed, or the task is cleared
+    while deferred. The next try must wait for that job rather than start another, because
+    the account runs one job at a time. XComs cannot carry the job ID across tries (Airflow
+    clears a task's XComs when a new try starts), so the record lives in a Variable keyed by
+    the task instance, and is deleted once the job's outcome is known.
+
+    A try can also die while its start is in flight, before it learns the job's ID. So the
+    record is first written before the start, with the moment it was sent; the next try then
+    takes the workflow's newest job if it started after that moment.
 
     :param key: the Variable's key.
     """
@@ -70,17 +74,21 @@ class StartedJobRecord:
         identity = "\x1f".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index)))
         return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40])
 
-    def load(self) -> dict[str, str] | None:
-        record: dict[str, str] | None = Variable.get(self.key, default=None, deserialize_json=True)
+    def load(self) -> dict[str, Any] | None:
+        record: dict[str, Any] | None = Variable.get(self.key, default=None, deserialize_json=True)
         return record
 
+    def save_intent(self, context: Context, workflow_name: str, requested_at: float) -> None:
+        """Record that a start of ``workflow_name`` is about to be sent, at ``requested_at`` (epoch)."""
+        self._write(context, {"workflow_name": workflow_name, "job_id": None, "requested_at": requested_at})
+
     def save(self, context: Context, workflow_name: str, job_id: str) -> None:
+        """Record the job the start began."""
+        self._write(context, {"workflow_name": workflow_name, "job_id": job_id})
+
+    def _write(self, context: Context, value: dict[str, Any]) -> None:
         ti = context["ti"]
-        value = {
-            "workflow_name": workflow_name,
-            "job_id": job_id,
-            "task": f"{ti.dag_id}.{ti.task_id}/{ti.run_id}",
-        }
+        value["task"] = f"{ti.dag_id}.{ti.task_id}/{ti.run_id}"
         Variable.set(
             self.key,
             value,
@@ -251,7 +259,11 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         started = record.load()
         if not started or started.get("workflow_name") != self.workflow_name:
             return None
-        state = self.hook.describe_job(self.kind, self.workflow_name, started["job_id"])
+        job_id = started.get("job_id") or self._job_started_since(float(started["requested_at"]))
+        if job_id is None:
+            self.log.info("An earlier try's start, sent before it died, started no job: starting one")
+            return None
+        state = self.hook.describe_job(self.kind, self.workflow_name, job_id)
         if state.failed:
             self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
             return None
@@ -263,18 +275,26 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         return state
 
     def _start(self, context: Context, record: StartedJobRecord, busy_tries: int) -> str:
-        requested_at = time.time()
+        requested_at: float | None = None
         lost_answer = False
         while True:
+            if requested_at is None:
+                requested_at = time.time()
+                record.save_intent(context, self.workflow_name, requested_at)
             try:
                 job_id = self.send_start()
             except EntityResolutionRequestError as error:
                 if error.kind is ErrorKind.PERMANENT:
+                    record.clear()
                     raise
                 # After a lost answer, even a busy refusal may be about the job that answer started.
                 lost_answer = lost_answer or error.kind is ErrorKind.TRANSIENT
                 adopted = self._job_started_since(requested_at) if lost_answer else None
                 if adopted is None:
+                    if not lost_answer:
+                        # Refused, so nothing started: a job that starts while this task waits is another's.
+                        record.clear()
+                        requested_at = None
                     busy_tries += 1
                     self._fail_or_log_refused_start(error, busy_tries)
                     if self.deferrable:

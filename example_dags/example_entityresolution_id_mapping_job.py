@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, get_current_context, task
 
+from airflow_entityresolution.jobs import JOB_DESCRIPTION_XCOM_KEY, JobDescription, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 
 with DAG(
@@ -38,9 +39,11 @@ with DAG(
     )
 
     @task
-    def report(job_id: str, ti=None) -> dict:
-        job = ti.xcom_pull(task_ids="map_customer_ids", key="job_description")
+    def report(job_id: str) -> JobMetrics:
+        ti = get_current_context()["ti"]
+        job: JobDescription = ti.xcom_pull(task_ids="map_customer_ids", key=JOB_DESCRIPTION_XCOM_KEY)
         print(f"Job {job_id} ended {job['status']} with metrics {job.get('metrics')}")
         return job.get("metrics", {})
 
-    report(start_and_wait.output)
+    # At run time Airflow passes the XComArg's value; type checkers see only the XComArg.
+    report(start_and_wait.output)  # type: ignore[arg-type]

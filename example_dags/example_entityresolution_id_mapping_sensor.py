@@ -12,6 +12,7 @@ import datetime
 
 from airflow.sdk import DAG, task
 
+from airflow_entityresolution.jobs import JobDescription
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
 
@@ -38,9 +39,10 @@ with DAG(
     )
 
     @task
-    def report(job: dict) -> int:
+    def report(job: JobDescription) -> int:
         print(f"Job {job['jobId']} ended {job['status']}; records mapped: {job['metrics']}")
         return job["metrics"].get("totalMappedRecords", 0)
 
     start >> wait
-    report(wait.output)
+    # At run time Airflow passes the XComArg's value; type checkers see only the XComArg.
+    report(wait.output)  # type: ignore[arg-type]

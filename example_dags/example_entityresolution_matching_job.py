@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, get_current_context, task
 
+from airflow_entityresolution.jobs import METRICS_XCOM_KEY, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator
 
 MATCHING_OUTPUT = "s3://example-entity-resolution/matching/customer-matching/"
@@ -37,14 +38,16 @@ with DAG(
     )
 
     @task
-    def report(job_id: str, ti=None) -> dict:
-        metrics = ti.xcom_pull(task_ids="match_customers", key="metrics")
+    def report(job_id: str) -> JobMetrics:
+        ti = get_current_context()["ti"]
+        metrics: JobMetrics = ti.xcom_pull(task_ids="match_customers", key=METRICS_XCOM_KEY)
         print(
             f"Matching job {job_id}: {metrics['matchIDs']} match IDs from {metrics['inputRecords']} records"
         )
         return metrics
 
-    report(match.output)
+    # At run time Airflow passes the XComArg's value; type checkers see only the XComArg.
+    report(match.output)  # type: ignore[arg-type]
 
 
 with DAG(
@@ -56,8 +59,8 @@ with DAG(
 ) as consumer:
 
     @task
-    def load_matches(triggering_asset_events=None) -> None:
-        for event in triggering_asset_events[Asset(MATCHING_OUTPUT)]:
+    def load_matches() -> None:
+        for event in get_current_context()["triggering_asset_events"][Asset(MATCHING_OUTPUT)]:
             print(f"Loading the output of matching job {event.extra['job_id']} from {MATCHING_OUTPUT}")
 
     load_matches()

@@ -239,7 +239,7 @@ class Director:
 
     def _run(self) -> None:
         armed = not self.scenario.mid_wait
-        finish_at = sum(self.scenario.hits.values()) + GOOD_POLLS
+        finish_at = sum((self.scenario.hits or {}).values()) + GOOD_POLLS
         deadline = time.monotonic() + 60
         while not self._stop.wait(0.01) and time.monotonic() < deadline:
             polls = self.emulator.count(GET)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG, get_current_context, task
 from conftest import task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
@@ -160,3 +161,43 @@ def test_the_operator_takes_the_job_a_lost_start_answer_started(
     [job] = entity_resolution_emulator.jobs()
     assert entity_resolution_emulator.count("StartIdMappingJob") == 1
     assert xcom_value(dag_run, "start") == job.job_id
+
+
+def dag_after_a_try_that_died_mid_start(dag_id: str, the_start_reached_the_service: bool) -> DAG:
+    """
+    A DAG whose first task leaves what a try killed during its start leaves behind: the intent
+    recorded before the request and, if the request reached the service, the job it started.
+    """
+    with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
+
+        @task
+        def dead_try() -> str | None:
+            ti = get_current_context()["ti"]
+            operator_ti = SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id="start", map_index=-1)
+            context = {"ti": operator_ti}
+            StartedJobRecord.for_task(context).save_intent(context, WORKFLOW, time.time())  # type: ignore[arg-type]
+            return (
+                EntityResolutionHook().start_id_mapping_job(WORKFLOW)
+                if the_start_reached_the_service
+                else None
+            )
+
+        dead_try() >> EntityResolutionStartIdMappingJobOperator(
+            task_id="start", workflow_name=WORKFLOW, **FAST
+        )
+    return dag
+
+
+@pytest.mark.parametrize("reached", [True, False], ids=["start-reached-the-service", "start-lost"])
+def test_a_try_that_died_during_its_start_leaves_the_next_one_a_single_job(
+    run_dag, entity_resolution_emulator, reached
+):
+    entity_resolution_emulator.add_id_mapping_workflow(WORKFLOW, JobScript.succeeded(running_seconds=0.5))
+    dag_run = run_dag(dag_after_a_try_that_died_mid_start(f"died_mid_start_{reached}", reached))
+    assert task_states(dag_run) == {"dead_try": "success", "start": "success"}
+    [job] = entity_resolution_emulator.jobs()
+    assert entity_resolution_emulator.count("StartIdMappingJob") == 1
+    assert xcom_value(dag_run, "start") == job.job_id
+    if reached:
+        assert xcom_value(dag_run, "dead_try") == job.job_id, "the next try took the job the dead try started"
+    assert leftover_records() == []

@@ -434,13 +434,6 @@ def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e:
     assert not stack.has_variable(key), "the record is removed once the outcome is known"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DuplicateStartError,
-    reason="Provider gap: the operator records the job only once StartIdMappingJob has answered "
-    "(operators.py, _start), so a try killed while the start is in flight leaves a job no record names, "
-    "and the retry starts a second one.",
-)
 @pytest.mark.timeout(240)
 def test_c_a_retry_after_the_worker_dies_during_the_start_request_starts_no_second_job(
     e2e: Deployment,
