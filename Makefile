@@ -33,10 +33,10 @@ define build-venv
 endef
 
 # Reinstall whenever the project or its recorded dependency versions change.
-$(INSTALLED): pyproject.toml constraints.txt
+$(INSTALLED): pyproject.toml constraints.txt airflow_entityresolution/__init__.py
 	$(call build-venv,$(VENV),constraints.txt)
 
-$(INSTALLED_OLDEST): pyproject.toml $(CONSTRAINTS_OLDEST)
+$(INSTALLED_OLDEST): pyproject.toml $(CONSTRAINTS_OLDEST) airflow_entityresolution/__init__.py
 	$(call build-venv,$(VENV_OLDEST),$(CONSTRAINTS_OLDEST))
 
 demo: $(INSTALLED)
@@ -47,10 +47,12 @@ test: test-newest test-oldest
 
 test-newest: $(INSTALLED)
 	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# -rs: the summary names what this Airflow skips, and why.
 test-oldest: $(INSTALLED_OLDEST)
-	$(BIN_OLDEST)/python -m pytest
+	$(BIN_OLDEST)/python -m pytest -rs
 
 # Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
 bench: $(INSTALLED)
@@ -58,6 +60,7 @@ bench: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
+	$(BIN)/mypy
 
 # Pins the tested dependency sets, newest and oldest; run after changing dependencies in pyproject.toml.
 # The oldest is the same resolution with Airflow held to its oldest supported minor version.

@@ -35,6 +35,11 @@ class EntityResolutionJobLink(BaseAwsLink):
         + "/entityresolution/home?region={region_name}#/{collection}/{workflow}/jobs/{job_id}"
     )
 
+    @property
+    def xcom_key(self) -> str:
+        """The XCom Airflow 3 serves the link's URL from; Airflow 2's ``BaseOperatorLink`` lacks the name."""
+        return f"_link_{type(self).__name__}"
+
     @classmethod
     def xcom_value(
         cls, *, kind: JobKind, workflow_name: str, job_id: str, region_name: str, aws_partition: str

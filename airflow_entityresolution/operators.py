@@ -75,7 +75,8 @@ class StartedJobRecord:
         return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40])
 
     def load(self) -> dict[str, Any] | None:
-        record: dict[str, Any] | None = Variable.get(self.key, default=None, deserialize_json=True)
+        # Positional: Airflow 3's Task SDK calls the parameter default, Airflow 2's default_var.
+        record: dict[str, Any] | None = Variable.get(self.key, None, deserialize_json=True)
         return record
 
     def save_intent(self, context: Context, workflow_name: str, requested_at: float) -> None:

@@ -218,7 +218,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
             aws_partition=partition,
         )
         link = EntityResolutionJobLink()
-        # A worker stores each link's URL when a task ends; a task that ends here never reaches one.
+        # Airflow 3 renders a link from the URL a worker stores when the task ends; this task reaches none.
         return {link.key: value, link.xcom_key: link.format_link(**value)}
 
 

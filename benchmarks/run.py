@@ -258,6 +258,7 @@ def bench_import(session: Session, settings: Settings) -> dict[str, Any]:
         for name, runs in samples.items()
     }
     result["reps"] = settings.import_reps
+    result["sdk_module"] = samples["sdk_only"][0]["sdk_module"]
     print(f"import: {json.dumps(result)}", file=sys.stderr)
     return result
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 

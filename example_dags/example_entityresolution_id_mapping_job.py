@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, get_current_context, task
+from airflow.providers.common.compat.sdk import DAG, get_current_context, task
 
 from airflow_entityresolution.jobs import JOB_DESCRIPTION_XCOM_KEY, JobDescription, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_entityresolution.jobs import JobDescription
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator

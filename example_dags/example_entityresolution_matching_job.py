@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Asset, get_current_context, task
+from airflow.providers.common.compat.sdk import DAG, Asset, get_current_context, task
 
 from airflow_entityresolution.jobs import METRICS_XCOM_KEY, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator

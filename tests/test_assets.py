@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG, Asset
-from conftest import sync_dags, task_states
+from conftest import asset_tables, sync_dags, task_states
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.operators import (
@@ -47,23 +47,24 @@ def asset_events(uri: str) -> list[tuple[str, dict]]:
 
     Airflow stores an S3 asset's URI normalized (without a trailing slash), so the query normalizes too.
     """
-    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
+    tables = asset_tables()
     with create_session() as session:
-        rows = session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-        rows = rows.filter(AssetModel.uri == Asset(uri).uri).all()
+        rows = session.query(tables.event).join(tables.model, tables.event_asset_id == tables.model.id)
+        rows = rows.filter(tables.model.uri == Asset(uri).uri).all()
         return [(row.source_task_id, dict(row.extra or {})) for row in rows]
 
 
 def queued_consumers(uri: str) -> list[str]:
     """The DAGs the scheduler will run because the asset changed."""
-    from airflow.models.asset import AssetDagRunQueue, AssetModel
     from airflow.utils.session import create_session
 
+    tables = asset_tables()
     with create_session() as session:
-        rows = session.query(AssetDagRunQueue).join(AssetModel, AssetDagRunQueue.asset_id == AssetModel.id)
-        return sorted(row.target_dag_id for row in rows.filter(AssetModel.uri == Asset(uri).uri).all())
+        rows = session.query(tables.dag_run_queue)
+        rows = rows.join(tables.model, tables.queue_asset_id == tables.model.id)
+        return sorted(row.target_dag_id for row in rows.filter(tables.model.uri == Asset(uri).uri).all())
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["blocking", "deferrable"])

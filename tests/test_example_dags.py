@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO, task_states, xcom_value
+from conftest import REPO, parse_dag_folder, task_states, xcom_value
 
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator
 
@@ -15,9 +15,7 @@ SCENARIO = json.loads((EXAMPLES / "emulator_scenario.json").read_text())
 
 @pytest.fixture(scope="module")
 def example_dags(airflow_db):
-    from airflow.dag_processing.dagbag import BundleDagBag
-
-    bag = BundleDagBag(dag_folder=str(EXAMPLES), bundle_path=str(EXAMPLES), bundle_name="examples")
+    bag = parse_dag_folder(EXAMPLES, bundle_name="examples")
     assert bag.import_errors == {}
     return bag.dags
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
@@ -74,7 +74,9 @@ def test_a_failed_job_fails_the_task_with_the_service_message(run_dag, emulator,
 
 
 def test_without_waiting_the_task_ends_once_the_job_started(run_dag, emulator):
-    dag_run = run_dag(one_task_dag("op_no_wait", workflow_name=WORKFLOW, wait_for_completion=False))
+    # A job that never ends is still running when the run is over, however slowly the run went.
+    emulator.add_id_mapping_workflow("endless", JobScript.never_finishing())
+    dag_run = run_dag(one_task_dag("op_no_wait", workflow_name="endless", wait_for_completion=False))
     assert task_states(dag_run) == {"start": "success"}
     [job] = emulator.jobs()
     assert job.status in {"QUEUED", "RUNNING"}

@@ -6,8 +6,8 @@ import datetime
 import json
 
 import pytest
-from airflow.sdk import DAG
-from conftest import task_states
+from airflow.providers.common.compat.sdk import DAG
+from conftest import task_states, xcom_values
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
@@ -74,11 +74,7 @@ def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, stored_tr
     assert set(task_states(dag_run).values()) == {"success"}
     log = capfd.readouterr()
     assert "ID mapping job" in log.out, "the task log was captured"
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        xcoms = json.dumps([row.value for row in session.query(XComModel).filter_by(run_id=dag_run.run_id)])
+    xcoms = json.dumps(xcom_values(dag_run))
     stored = [kwargs for _, kwargs in stored_triggers()]
     if mode.get("deferrable"):
         assert any(kwargs.get("workflow_name") == "wf" for kwargs in stored), (

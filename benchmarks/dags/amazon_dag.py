@@ -8,7 +8,7 @@ from airflow.providers.amazon.aws.operators.comprehend import ComprehendStartPii
 from airflow.providers.amazon.aws.sensors.comprehend import (
     ComprehendStartPiiEntitiesDetectionJobCompletedSensor,
 )
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 with DAG("bench_comprehend", schedule=None, start_date=datetime.datetime(2026, 1, 1)):
     start = ComprehendStartPiiEntitiesDetectionJobOperator(

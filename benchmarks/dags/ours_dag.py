@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
