@@ -80,6 +80,20 @@ def classify(error: BaseException) -> ErrorKind:
     return ErrorKind.PERMANENT
 
 
+def may_have_taken_effect(error: BaseException) -> bool:
+    """
+    Tell whether the service may have carried out a request that failed with ``error``.
+
+    A 4xx answer (429 among them) is a refusal: nothing happened. No answer at all (a dropped,
+    refused or timed-out connection) or a 5xx leaves it unknown, so a start may have begun a job.
+    """
+    if isinstance(error, ClientError):
+        known = SERVICE_ERRORS.get(error_code(error))
+        answered = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return (known.http_status if known else answered) >= 500
+    return isinstance(error, BotoConnectionError | HTTPClientError)
+
+
 def service_message(error: BaseException) -> str:
     """Return the service's own message for ``error`` (with the quota it names, if any), or its text."""
     if not isinstance(error, ClientError):
@@ -122,6 +136,8 @@ class EntityResolutionRequestError(EntityResolutionError):
     :param kind: what the error means for the task.
     :param message: the service's own message.
     :param attempts: how many attempts botocore made, when it gave up retrying.
+    :param may_have_taken_effect: whether the service may have carried out the request anyway
+        (no answer came back, or a 5xx did); see :func:`may_have_taken_effect`.
     """
 
     def __init__(
@@ -134,6 +150,7 @@ class EntityResolutionRequestError(EntityResolutionError):
         kind: ErrorKind,
         message: str,
         attempts: int | None = None,
+        may_have_taken_effect: bool = False,
     ) -> None:
         self.operation = operation
         self.workflow_name = workflow_name
@@ -142,6 +159,7 @@ class EntityResolutionRequestError(EntityResolutionError):
         self.kind = kind
         self.service_message = message
         self.attempts = attempts
+        self.may_have_taken_effect = may_have_taken_effect
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -149,7 +167,8 @@ class EntityResolutionRequestError(EntityResolutionError):
         if self.job_id:
             subject = f"job {self.job_id} of {subject}"
         text = f"{self.operation} failed for {subject}: {self.code}: {self.service_message}"
-        if self.kind is ErrorKind.TRANSIENT:
+        # Starts are sent once (the API takes no idempotency token), so retry settings cannot help them.
+        if self.kind is ErrorKind.TRANSIENT and not self.operation.startswith("Start"):
             tries = f"{self.attempts} attempts" if self.attempts else "botocore's retries"
             text += (
                 f" (still failing after {tries}; to wait out longer outages raise "
@@ -238,6 +257,7 @@ def request_error(
         kind=classify(error),
         message=service_message(error),
         attempts=_attempts(error),
+        may_have_taken_effect=may_have_taken_effect(error),
     )
 
 

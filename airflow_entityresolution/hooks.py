@@ -254,6 +254,13 @@ class EntityResolutionHook(AwsBaseHook):
         :param request: the request's other members, already checked, such as ``jobType``.
         """
         kind.check_workflow_name(workflow_name, "workflow_name")
+        if unknown := set(request or {}) - kind.start_body_members:
+            allowed = ", ".join(sorted(kind.start_body_members)) or "nothing"
+            raise validation.InvalidParameterError(
+                "request",
+                request,
+                f"members of a {kind.start_operation} request: {allowed}; not {sorted(unknown)}",
+            )
         with translated_errors(kind.start_operation, workflow_name):
             response: StartJobOutput = _call(self._start_client, kind.start_operation)(
                 workflowName=workflow_name, **(request or {})

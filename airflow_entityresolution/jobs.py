@@ -377,11 +377,11 @@ class MetricsGate:
         if isinstance(limit, int):
             if not_processed <= limit:
                 return None
+            of_inputs = f" of {inputs} input records" if inputs is not None else " records"
             return (
-                f"{not_processed} of {inputs} input records were not processed, "
-                f"more than max_records_not_processed={limit}"
+                f"{not_processed}{of_inputs} were not processed, more than max_records_not_processed={limit}"
             )
-        if not_processed == 0:
+        if not_processed == 0 or limit >= 1.0:
             return None
         if not inputs:
             return (

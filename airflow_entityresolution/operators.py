@@ -79,9 +79,12 @@ class StartedJobRecord:
         record: dict[str, Any] | None = Variable.get(self.key, None, deserialize_json=True)
         return record
 
-    def save_intent(self, context: Context, workflow_name: str, requested_at: float) -> None:
-        """Record that a start of ``workflow_name`` is about to be sent, at ``requested_at`` (epoch)."""
-        self._write(context, {"workflow_name": workflow_name, "job_id": None, "requested_at": requested_at})
+    def save_intent(
+        self, context: Context, workflow_name: str, requested_at: float, answer_due_by: float
+    ) -> None:
+        """Record that a start goes out at ``requested_at``, its answer due by ``answer_due_by`` (epoch)."""
+        intent = {"job_id": None, "requested_at": requested_at, "answer_due_by": answer_due_by}
+        self._write(context, {"workflow_name": workflow_name, **intent})
 
     def save(self, context: Context, workflow_name: str, job_id: str) -> None:
         """Record the job the start began."""
@@ -180,16 +183,15 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         """Add the output location to the task's outlets; DAGs are scheduled on it before any run."""
         if output_asset is False:
             return None
-        uri = self.output_location() if output_asset is True else output_asset
-        if not isinstance(uri, str) or not validation.OUTPUT_S3_PATH.fullmatch(uri) or "{{" in uri:
+        if not self.wait_for_completion:
+            # A task that ends once the job starts would announce output that does not exist yet.
             raise validation.InvalidParameterError(
-                "output_asset",
-                output_asset if output_asset is not True else uri,
-                "False, an S3 URI written out in the DAG like 's3://bucket/prefix/' (not a template: "
-                "outlets are read when the DAG is parsed), or True on the ID mapping operator with "
-                "output_source_config naming an outputS3Path",
+                "output_asset", output_asset, "False when wait_for_completion=False"
             )
-        asset = Asset(uri)
+        uri = self.output_location() if output_asset is True else output_asset
+        asset = Asset(
+            validation.check_output_asset(uri, shown=output_asset if output_asset is not True else uri)
+        )
         self.outlets = [*self.outlets, asset]
         return asset
 
@@ -216,7 +218,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         """Start the job (or take over the one an earlier try started), then wait as configured."""
         self.check_inputs()
         record = StartedJobRecord.for_task(context)
-        earlier = self._earlier_try_job(record)
+        earlier = self._earlier_try_job(context, record)
         job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
         EntityResolutionJobLink.store(
             context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=job_id
@@ -255,15 +257,20 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         state.log(self.log)
         return self._finish(context, StartedJobRecord.for_task(context), state)
 
-    def _earlier_try_job(self, record: StartedJobRecord) -> JobState | None:
+    def _earlier_try_job(self, context: Context, record: StartedJobRecord) -> JobState | None:
         """The job an earlier try started, if it is still running or ended SUCCEEDED."""
         started = record.load()
         if not started or started.get("workflow_name") != self.workflow_name:
             return None
-        job_id = started.get("job_id") or self._job_started_since(float(started["requested_at"]))
+        job_id = started.get("job_id")
         if job_id is None:
-            self.log.info("An earlier try's start, sent before it died, started no job: starting one")
-            return None
+            job_id = self._job_started_between(
+                float(started["requested_at"]), float(started["answer_due_by"])
+            )
+            if job_id is None:
+                self.log.info("An earlier try's start, sent before it died, started no job: starting one")
+                return None
+            record.save(context, self.workflow_name, job_id)
         state = self.hook.describe_job(self.kind, self.workflow_name, job_id)
         if state.failed:
             self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
@@ -276,26 +283,27 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         return state
 
     def _start(self, context: Context, record: StartedJobRecord, busy_tries: int) -> str:
-        requested_at: float | None = None
-        lost_answer = False
+        lost: tuple[float, float] | None = None
         while True:
-            if requested_at is None:
-                requested_at = time.time()
-                record.save_intent(context, self.workflow_name, requested_at)
+            requested_at = time.time()
+            if lost is None:
+                # Written before the request: a try killed while it is in flight leaves the next one
+                # the span in which its job, if any, started.
+                answer_due_by = requested_at + self._longest_start_answer()
+                record.save_intent(context, self.workflow_name, requested_at, answer_due_by)
             try:
                 job_id = self.send_start()
             except EntityResolutionRequestError as error:
-                if error.kind is ErrorKind.PERMANENT:
-                    record.clear()
-                    raise
+                if error.may_have_taken_effect and lost is None:
+                    lost = (requested_at, time.time())
                 # After a lost answer, even a busy refusal may be about the job that answer started.
-                lost_answer = lost_answer or error.kind is ErrorKind.TRANSIENT
-                adopted = self._job_started_since(requested_at) if lost_answer else None
+                adopted = self._job_started_between(*lost) if lost is not None else None
                 if adopted is None:
-                    if not lost_answer:
+                    if lost is None:
                         # Refused, so nothing started: a job that starts while this task waits is another's.
                         record.clear()
-                        requested_at = None
+                    if error.kind is ErrorKind.PERMANENT:
+                        raise
                     busy_tries += 1
                     self._fail_or_log_refused_start(error, busy_tries)
                     if self.deferrable:
@@ -312,12 +320,18 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
             )
             return job_id
 
-    def _job_started_since(self, requested_at: float) -> str | None:
+    def _longest_start_answer(self) -> float:
+        """The longest a start can wait for its answer: the client's connect and read timeouts."""
+        config = self.hook.config
+        return float(config.connect_timeout or 60) + float(config.read_timeout or 60)
+
+    def _job_started_between(self, requested_at: float, answered_by: float) -> str | None:
         """
         The job a start whose answer was lost may have started, if the service lists one.
 
-        A start sent at ``requested_at`` that failed in transit may still have started a
-        job; the workflow's newest job, if it started after that moment, is that job.
+        A start sent at ``requested_at`` whose answer never came back by ``answered_by`` may
+        still have started a job; the workflow's newest job, if it started in that span, is
+        that job. A job started later is another task's.
         """
         try:
             newest = self.hook.newest_job(self.kind, self.workflow_name)
@@ -326,7 +340,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         if newest is None:
             return None
         started = datetime.datetime.fromisoformat(newest["startTime"]).timestamp()
-        if started < requested_at - START_CLOCK_SKEW_SECONDS:
+        if not requested_at - START_CLOCK_SKEW_SECONDS <= started <= answered_by + START_CLOCK_SKEW_SECONDS:
             return None
         self.log.info("The start's answer was lost, but it started job %s: taking it", newest["jobId"])
         return newest["jobId"]

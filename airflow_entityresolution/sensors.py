@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    PokeReturnValue,
+    conf,
+)
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
 from airflow.triggers.base import StartTriggerArgs
 
@@ -146,7 +152,8 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
                 return super().execute(context)
             except AirflowSensorTimeout as timeout:
                 raise AirflowSensorTimeout(f"{timeout} {self._last_seen()}") from None
-        done = self.poke(context)
+        with self._skipped_if_never_fail():
+            done = self.poke(context)
         if done.is_done:
             return done.xcom_value
         self.defer(
@@ -181,13 +188,26 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         return f"{seen} Last error: {error}" if error else seen
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> JobDescription:
+        with self._skipped_if_never_fail():
+            try:
+                state = state_from_event(self.kind, event)
+            except EntityResolutionWaitTimeoutError as timeout:
+                # As in poke mode, so that soft_fail applies to a deferred timeout too.
+                raise AirflowSensorTimeout(str(timeout)) from None
+            state.log(self.log)
+            return self._finish(context, state)
+
+    @contextmanager
+    def _skipped_if_never_fail(self) -> Iterator[None]:
+        """Skip rather than fail, with ``never_fail``, where Airflow's own poke loop does not run."""
         try:
-            state = state_from_event(self.kind, event)
-        except EntityResolutionWaitTimeoutError as timeout:
-            # As in poke mode, so that soft_fail and never_fail apply to a deferred timeout too.
-            raise AirflowSensorTimeout(str(timeout)) from None
-        state.log(self.log)
-        return self._finish(context, state)
+            yield
+        except AirflowSkipException:
+            raise
+        except Exception as error:
+            if not getattr(self, "never_fail", False):
+                raise
+            raise AirflowSkipException(f"never_fail is set: {error}") from None
 
     def _finish(self, context: Context, state: JobState) -> JobDescription:
         context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=state.metrics)

@@ -126,9 +126,9 @@ def test_a_failed_job_emits_no_asset_event(run_dag, emulator):
             EntityResolutionStartIdMappingJobOperator,
             {
                 "output_asset": True,
-                "output_source_config": [{"outputS3Path": "s3://b/{{ ds }}/", "roleArn": ROLE}],
+                "output_source_config": [{"outputS3Path": "s3://er-output/{{ ds }}/", "roleArn": ROLE}],
             },
-            "s3://b/{{ ds }}/",
+            "s3://er-output/{{ ds }}/",
             id="templated-path",
         ),
         pytest.param(
@@ -145,3 +145,12 @@ def test_an_output_asset_that_cannot_be_known_at_parse_time_is_refused(operator_
     assert refused.value.parameter == "output_asset"
     assert refused.value.value == shown
     assert "outlets are read when the DAG is parsed" in str(refused.value)
+
+
+def test_an_output_asset_needs_the_task_to_wait_for_the_job():
+    with pytest.raises(InvalidParameterError) as refused:
+        EntityResolutionStartMatchingJobOperator(
+            task_id="start", workflow_name="people", output_asset=MATCHING_OUTPUT, wait_for_completion=False
+        )
+    assert refused.value.parameter == "output_asset"
+    assert "wait_for_completion=False" in str(refused.value)

@@ -147,3 +147,11 @@ async def test_the_trigger_reports_a_failed_matching_job_with_the_service_messag
     assert payload == event_from_state(
         EntityResolutionHook().describe_job(MATCHING, "failing-matching", job_id)
     )
+
+
+def test_the_hook_refuses_start_members_the_kind_does_not_take_before_any_request(emulator):
+    with pytest.raises(InvalidParameterError) as refused:
+        EntityResolutionHook().start_job(MATCHING, WORKFLOW, {"jobType": "BATCH"})
+    assert refused.value.parameter == "request"
+    assert "StartMatchingJob" in str(refused.value) and "jobType" in str(refused.value)
+    assert emulator.requests == []

@@ -146,3 +146,25 @@ def test_a_failed_job_reports_its_failure_not_the_gate():
     state = JobState(ID_MAPPING, "w", "a" * 32, {"status": "FAILED", "metrics": LOSSY})
     with pytest.raises(EntityResolutionJobFailedError):
         state.raise_if_rejected(MetricsGate(0))
+
+
+@pytest.mark.parametrize(
+    ("limit", "metrics", "problem"),
+    [
+        pytest.param(1.0, {"inputRecords": 0, "recordsNotProcessed": 3}, None, id="fraction-one-allows-all"),
+        pytest.param(
+            2,
+            {"recordsNotProcessed": 3},
+            "3 records were not processed, more than max_records_not_processed=2",
+            id="count-without-inputs",
+        ),
+    ],
+)
+def test_the_gate_reads_edge_figures_as_stated(limit, metrics, problem):
+    state = JobState(ID_MAPPING, "w", "a" * 32, {"status": "SUCCEEDED", "metrics": metrics})
+    if problem is None:
+        state.raise_if_rejected(MetricsGate(limit))
+        return
+    with pytest.raises(EntityResolutionMetricsGateError) as rejected:
+        state.raise_if_rejected(MetricsGate(limit))
+    assert str(rejected.value).endswith(problem)

@@ -175,7 +175,8 @@ def dag_after_a_try_that_died_mid_start(dag_id: str, the_start_reached_the_servi
             ti = get_current_context()["ti"]
             operator_ti = SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id="start", map_index=-1)
             context = {"ti": operator_ti}
-            StartedJobRecord.for_task(context).save_intent(context, WORKFLOW, time.time())  # type: ignore[arg-type]
+            now = time.time()
+            StartedJobRecord.for_task(context).save_intent(context, WORKFLOW, now, now + 120)  # type: ignore[arg-type]
             return (
                 EntityResolutionHook().start_id_mapping_job(WORKFLOW)
                 if the_start_reached_the_service
@@ -200,4 +201,32 @@ def test_a_try_that_died_during_its_start_leaves_the_next_one_a_single_job(
     assert xcom_value(dag_run, "start") == job.job_id
     if reached:
         assert xcom_value(dag_run, "dead_try") == job.job_id, "the next try took the job the dead try started"
+    assert leftover_records() == []
+
+
+def test_a_throttled_start_is_a_refusal_so_a_job_another_task_starts_meanwhile_is_not_taken(
+    run_dag, entity_resolution_emulator, failures
+):
+    """A 429 means nothing started: the job that holds the workflow at the next try is someone else's."""
+    emulator = entity_resolution_emulator
+    emulator.add_id_mapping_workflow(WORKFLOW, JobScript.never_finishing())
+    emulator.inject(Fault.throttle(count=1, operation="StartIdMappingJob"))
+    others: list[str] = []
+
+    def another_task_starts_a_job_after_the_throttled_start() -> None:
+        while not any(r.error_code == "ThrottlingException" for r in emulator.requests):
+            time.sleep(0.02)
+        others.append(EntityResolutionHook().start_id_mapping_job(WORKFLOW))
+
+    other = threading.Thread(target=another_task_starts_a_job_after_the_throttled_start, daemon=True)
+    other.start()
+    # The other task's start lands during the pause between this task's tries.
+    dag = operator_dag("throttled_start_not_lost", failures, when_busy="fail", waiter_delay=1.0, retries=0)
+    dag_run = run_dag(dag)
+    other.join(timeout=5)
+    assert task_states(dag_run) == {"start": "failed"}
+    error = failures.exceptions["start"]
+    assert isinstance(error, EntityResolutionWorkflowBusyError), error
+    assert f"job {others[0]} of this workflow is RUNNING" in str(error)
+    assert [job.job_id for job in emulator.jobs()] == others
     assert leftover_records() == []

@@ -23,7 +23,8 @@ SECRETS = (SECRET_KEY, SESSION_TOKEN)
 def secret_connection(entity_resolution_emulator, monkeypatch):
     entity_resolution_emulator.add_id_mapping_workflow(
         # Long enough that a sensor's first poke finds it running, so a deferrable one defers.
-        "wf", JobScript.succeeded({"inputRecords": 1}, running_seconds=3)
+        "wf",
+        JobScript.succeeded({"inputRecords": 1}, running_seconds=3),
     )
     connection = {
         "conn_type": "aws",

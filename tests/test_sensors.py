@@ -149,3 +149,11 @@ def test_a_timeout_names_the_last_status_seen(run_dag, emulator, failures, mode)
     job_id = xcom_value(dag_run, "start_job")
     error = str(failures.exceptions["wait"])
     assert job_id in error and "RUNNING" in error, error
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_never_fail_skips_the_sensor_when_the_job_failed_in_every_mode(run_dag, emulator, mode):
+    dag_run = run_dag(
+        sensor_dag(f"sensor_never_fail_{next(iter(mode.values()))}", "failing", never_fail=True, **mode)
+    )
+    assert task_states(dag_run) == {"start_job": "success", "wait": "skipped"}
