@@ -145,11 +145,6 @@ class EntityResolutionHook(AwsBaseHook):
         version: str = AwsGenericHook._get_provider_version()
         return version
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The ``aws`` connection form; Airflow before 3.2 reads a type's form only from its hook class."""
-        return AwsGenericHook.get_ui_field_behaviour()
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "entityresolution"
         super().__init__(*args, **kwargs)
@@ -281,7 +276,6 @@ class EntityResolutionHook(AwsBaseHook):
         :param output_source_config: one output source, like
             ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::...:role/name"}]``.
         """
-        validation.check_id_mapping_workflow_name(workflow_name)
         request: dict[str, Any] = {}
         if validation.check_job_type(job_type) is not None:
             request["jobType"] = job_type

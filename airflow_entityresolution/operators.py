@@ -189,9 +189,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
                 "output_asset", output_asset, "False when wait_for_completion=False"
             )
         uri = self.output_location() if output_asset is True else output_asset
-        asset = Asset(
-            validation.check_output_asset(uri, shown=output_asset if output_asset is not True else uri)
-        )
+        asset = Asset(validation.check_output_asset(uri))
         self.outlets = [*self.outlets, asset]
         return asset
 

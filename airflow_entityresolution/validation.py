@@ -180,22 +180,16 @@ def check_max_records_not_processed(value: Any, parameter: str = "max_records_no
         )
 
 
-def check_output_asset(uri: Any, shown: Any, parameter: str = "output_asset") -> str:
-    """
-    Return ``uri`` if it can be an asset outlet: an S3 output path written out in the DAG.
-
-    :param uri: the output location the asset would name.
-    :param shown: the value to show in the error, as the user wrote it.
-    """
-    if not isinstance(uri, str) or "{{" in uri or len(uri) > 1024 or not OUTPUT_S3_PATH.fullmatch(uri):
-        raise InvalidParameterError(
-            parameter,
-            shown,
-            "False, an S3 URI written out in the DAG like 's3://bucket/prefix/' (not a template: "
-            "outlets are read when the DAG is parsed), or True on the ID mapping operator with "
-            "output_source_config naming an outputS3Path",
-        )
-    return uri
+def check_output_asset(uri: Any, parameter: str = "output_asset") -> str:
+    """Return ``uri`` if it can be an asset outlet: an S3 output path written out in the DAG."""
+    expected = (
+        "False, an S3 URI written out in the DAG like 's3://bucket/prefix/' (not a template: "
+        "outlets are read when the DAG is parsed), or True on the ID mapping operator with "
+        "output_source_config naming an outputS3Path"
+    )
+    if isinstance(uri, str) and "{{" in uri:
+        raise InvalidParameterError(parameter, uri, expected)
+    return _require(parameter, uri, OUTPUT_S3_PATH, expected, max_length=1024)
 
 
 def check_waiter_settings(waiter_delay: Any, waiter_max_attempts: Any) -> None:
