@@ -1,72 +1,67 @@
 # Quick start: `make demo` and `make test` work on a fresh clone with nothing prepared.
-# The recorded dependency versions (constraints*.txt) are for Python 3.11.
+#
+# The suite runs in every deployment profile of scripts/profiles.py: each is a recorded lock,
+# constraints/<profile>.txt, and a virtualenv, .venvs/<profile>, into which the built wheel is
+# installed with those constraints, as a user would install it on that platform.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
-# The newest Airflow the provider is tested on (constraints.txt), used by `make demo` and `make bench`.
-VENV := .venv
-BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
-# The oldest Airflow the provider supports, the Amazon provider's own lower bound: `make test` runs
-# the suite on it too, in its own virtualenv, from its own recorded versions.
-AIRFLOW_OLDEST := 2.11
-VENV_OLDEST := .venv-airflow2
-BIN_OLDEST := $(VENV_OLDEST)/bin
-CONSTRAINTS_OLDEST := constraints-airflow-$(AIRFLOW_OLDEST).txt
-INSTALLED_OLDEST := $(VENV_OLDEST)/.installed
-UV_COMPILE := pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --no-annotate
+PROFILES := $(shell $(PYTHON) scripts/profiles.py names)
+# `make demo`, `make bench` and the static checks use the newest profile.
+NEWEST := newest
+BIN := .venvs/$(NEWEST)/bin
+UV := .venvs/tools/bin/uv
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_entityresolution/__init__.py)
+WHEEL := dist/airflow_entityresolution-$(VERSION)-py3-none-any.whl
+SOURCES := pyproject.toml README.md LICENSE $(shell find airflow_entityresolution -type f -not -path '*/__pycache__/*')
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 
-.PHONY: install install-oldest demo test test-newest test-oldest lint lock bench clean
+.PHONY: install demo test lint docs lock bench clean $(addprefix test-,$(PROFILES))
+.SECONDARY:
 
-install: $(INSTALLED)
+install: .venvs/$(NEWEST)/.installed
 
-install-oldest: $(INSTALLED_OLDEST)
+$(UV):
+	test -x .venvs/tools/bin/python || $(PYTHON) -m venv .venvs/tools
+	.venvs/tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-# $(1): the virtualenv; $(2): the recorded versions it is built from.
-define build-venv
-	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
-	$(1)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(1)/bin/uv pip install --quiet --python $(1)/bin/python -c $(2) -e ".[dev]"
+$(WHEEL): $(SOURCES) | $(UV)
+	rm -f dist/airflow_entityresolution-*.whl
+	$(UV) build --quiet --wheel --out-dir dist
+
+# A profile's virtualenv: its Python (or the nearest this machine has), the wheel with the
+# emulator and the test tools, every version from the profile's lock.
+.venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
+	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
+	$(UV) pip install --quiet --python .venvs/$*/bin/python -c constraints/$*.txt \
+		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev]"
 	touch $@
-endef
 
-# Reinstall whenever the project or its recorded dependency versions change.
-$(INSTALLED): pyproject.toml constraints.txt airflow_entityresolution/__init__.py
-	$(call build-venv,$(VENV),constraints.txt)
-
-$(INSTALLED_OLDEST): pyproject.toml $(CONSTRAINTS_OLDEST) airflow_entityresolution/__init__.py
-	$(call build-venv,$(VENV_OLDEST),$(CONSTRAINTS_OLDEST))
-
-demo: $(INSTALLED)
+demo: .venvs/$(NEWEST)/.installed
 	$(BIN)/python scripts/demo.py
 
-# Every test on the newest Airflow, then on the oldest; `make -k test` runs the second after a failed first.
-test: test-newest test-oldest
+# The static checks, then the whole suite in every profile, newest first; `make -k test` runs
+# every profile even after one fails.
+test: lint $(addprefix test-,$(PROFILES))
 
-test-newest: $(INSTALLED)
+# -rs: the summary names what this profile's Airflow skips, and why. PYTHONSAFEPATH: the suite,
+# and every Python it starts, imports the installed wheel, never the working copy's sources.
+$(addprefix test-,$(PROFILES)): test-%: .venvs/%/.installed
+	@echo "== profile $*"
+	PYTHONSAFEPATH=1 ER_PROFILE=$* .venvs/$*/bin/pytest -rs
+
+lint: .venvs/$(NEWEST)/.installed
 	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
-
-# -rs: the summary names what this Airflow skips, and why.
-test-oldest: $(INSTALLED_OLDEST)
-	$(BIN_OLDEST)/python -m pytest -rs
 
 # Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
-bench: $(INSTALLED)
+bench: .venvs/$(NEWEST)/.installed
 	$(BIN)/python -m benchmarks.run
 
-lint: $(INSTALLED)
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
-	$(BIN)/mypy
-
-# Pins the tested dependency sets, newest and oldest; run after changing dependencies in pyproject.toml.
-# The oldest is the same resolution with Airflow held to its oldest supported minor version.
-lock:
-	$(BIN)/uv $(UV_COMPILE) -o constraints.txt
-	echo "apache-airflow==$(AIRFLOW_OLDEST).*" | $(BIN)/uv $(UV_COMPILE) -c - -o $(CONSTRAINTS_OLDEST)
+# Re-resolves every profile's lock from pyproject.toml, each as PyPI stood on its date.
+lock: | $(UV)
+	$(PYTHON) scripts/profiles.py lock --uv $(UV)
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) .airflow .pytest_cache
+	rm -rf .venvs dist .airflow .pytest_cache

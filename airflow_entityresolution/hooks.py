@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook, AwsGenericHook
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
 from airflow_entityresolution import validation
@@ -54,6 +54,18 @@ Adaptive mode retries ThrottlingException, 5xx answers and dropped connections w
 exponential backoff and full jitter, and adds a client-side rate limiter that slows down
 once the service throttles. Every wait in a triggerer shares one client, so that limiter
 spaces the requests of all of them: BENCHMARKS.md measures it against standard mode."""
+
+
+BOTOCORE_SINCE: dict[str, tuple[str, str]] = {"jobType": ("job_type", "1.40.37")}
+"""Start request members newer than the oldest botocore supported: the parameter, and the botocore
+release whose service model first has the member."""
+
+
+def botocore_version() -> str:
+    from botocore import __version__
+
+    version: str = __version__
+    return version
 
 
 @dataclass
@@ -133,17 +145,6 @@ class EntityResolutionHook(AwsBaseHook):
     :param verify: Whether or not to verify SSL certificates.
     :param config: botocore client configuration, as a ``Config`` or a dict of its arguments.
     """
-
-    # Airflow keys hooks by connection type and `aws` is the Amazon provider's, so the hook is
-    # registered under its own; it still reads ordinary `aws` connections through aws_conn_id.
-    conn_type = "entityresolution"
-    hook_name = "AWS Entity Resolution"
-
-    @classmethod
-    def _get_provider_version(cls) -> str:
-        # The user agent's AmPP names the Amazon provider's version, which AwsGenericHook finds by conn_type.
-        version: str = AwsGenericHook._get_provider_version()
-        return version
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "entityresolution"
@@ -240,6 +241,30 @@ class EntityResolutionHook(AwsBaseHook):
         """
         return self.get_job(MATCHING, workflow_name, job_id)
 
+    def check_start_request(self, kind: JobKind, request: dict[str, Any]) -> None:
+        """
+        Refuse, before any request, start members that the kind or the installed botocore lacks.
+
+        An older botocore would refuse the member itself, with ``Unknown parameter in input``,
+        and only once the task is running: the message here names the botocore it needs.
+        """
+        if unknown := set(request) - kind.start_body_members:
+            allowed = ", ".join(sorted(kind.start_body_members)) or "nothing"
+            raise validation.InvalidParameterError(
+                "request",
+                request,
+                f"members of a {kind.start_operation} request: {allowed}; not {sorted(unknown)}",
+            )
+        known = self.conn.meta.service_model.operation_model(kind.start_operation).input_shape.members
+        for member in sorted(set(request) - set(known)):
+            parameter, since = BOTOCORE_SINCE[member]
+            raise validation.InvalidParameterError(
+                parameter,
+                request[member],
+                f"no {parameter} with botocore {botocore_version()}: {kind.start_operation} takes "
+                f"{member} from botocore {since} on, so upgrade botocore or leave {parameter} unset",
+            )
+
     def start_job(self, kind: JobKind, workflow_name: str, request: dict[str, Any] | None = None) -> str:
         """
         Send one Start*Job request of ``kind`` and return the new job's ID.
@@ -249,18 +274,24 @@ class EntityResolutionHook(AwsBaseHook):
         :param request: the request's other members, already checked, such as ``jobType``.
         """
         kind.check_workflow_name(workflow_name, "workflow_name")
-        if unknown := set(request or {}) - kind.start_body_members:
-            allowed = ", ".join(sorted(kind.start_body_members)) or "nothing"
-            raise validation.InvalidParameterError(
-                "request",
-                request,
-                f"members of a {kind.start_operation} request: {allowed}; not {sorted(unknown)}",
-            )
+        self.check_start_request(kind, request or {})
         with translated_errors(kind.start_operation, workflow_name):
             response: StartJobOutput = _call(self._start_client, kind.start_operation)(
                 workflowName=workflow_name, **(request or {})
             )
         return response["jobId"]
+
+    @staticmethod
+    def id_mapping_start_request(
+        job_type: str | None = None, output_source_config: list[dict[str, str]] | None = None
+    ) -> dict[str, Any]:
+        """Check an ID mapping job's start parameters and return them as request members."""
+        request: dict[str, Any] = {}
+        if validation.check_job_type(job_type) is not None:
+            request["jobType"] = job_type
+        if (outputs := validation.check_output_source_config(output_source_config)) is not None:
+            request["outputSourceConfig"] = outputs
+        return request
 
     def start_id_mapping_job(
         self,
@@ -273,15 +304,13 @@ class EntityResolutionHook(AwsBaseHook):
 
         :param workflow_name: the ID mapping workflow's name or ARN.
         :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the service's default if ``None``.
+            Needs botocore 1.40.37 or later.
         :param output_source_config: one output source, like
             ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::...:role/name"}]``.
         """
-        request: dict[str, Any] = {}
-        if validation.check_job_type(job_type) is not None:
-            request["jobType"] = job_type
-        if (outputs := validation.check_output_source_config(output_source_config)) is not None:
-            request["outputSourceConfig"] = outputs
-        return self.start_job(ID_MAPPING, workflow_name, request)
+        return self.start_job(
+            ID_MAPPING, workflow_name, self.id_mapping_start_request(job_type, output_source_config)
+        )
 
     def start_matching_job(self, workflow_name: str) -> str:
         """

@@ -126,10 +126,20 @@ class JobDescription(JobSummary, total=False):
     jobType: str
 
 
-class JobEvent(TypedDict):
-    """The payload of the event a trigger sends the task it resumes (see :func:`event_from_state`)."""
+Outcome = Literal["succeeded", "failed", "timeout", "error"]
 
-    outcome: Literal["succeeded", "failed", "timeout", "error"]
+
+class JobEvent(TypedDict):
+    """
+    The payload of the event a trigger sends the task it resumes (see :func:`event_from_state`).
+
+    ``status`` follows the Amazon provider's triggers: ``"success"`` when the job SUCCEEDED,
+    ``"error"`` otherwise, so code written against them reads these events too. ``outcome``
+    tells the other endings apart.
+    """
+
+    status: Literal["success", "error"]
+    outcome: Outcome
     kind: str
     workflow_name: str
     job_id: str
@@ -455,28 +465,41 @@ class PollSchedule:
         )
 
 
+def _event(
+    outcome: Outcome,
+    kind: JobKind,
+    workflow_name: str,
+    job_id: str,
+    job: JobDescription | None,
+    message: str | None,
+) -> JobEvent:
+    return {
+        "status": "success" if outcome == "succeeded" else "error",
+        "outcome": outcome,
+        "kind": kind.label,
+        "workflow_name": workflow_name,
+        "job_id": job_id,
+        "job": job,
+        "message": message,
+    }
+
+
 def event_from_state(state: JobState) -> JobEvent:
     """Build a trigger event's payload for a job that reached a terminal status."""
-    return {
-        "outcome": "succeeded" if state.succeeded else "failed",
-        "kind": state.kind.label,
-        "workflow_name": state.workflow_name,
-        "job_id": state.job_id,
-        "job": state.description,
-        "message": state.error_message if state.failed else None,
-    }
+    return _event(
+        "succeeded" if state.succeeded else "failed",
+        state.kind,
+        state.workflow_name,
+        state.job_id,
+        state.description,
+        state.error_message if state.failed else None,
+    )
 
 
 def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> JobEvent:
     """Build a trigger event's payload for a wait that ended without a terminal status."""
-    return {
-        "outcome": "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error",
-        "kind": kind.label,
-        "workflow_name": workflow_name,
-        "job_id": job_id,
-        "job": None,
-        "message": str(error),
-    }
+    outcome: Outcome = "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error"
+    return _event(outcome, kind, workflow_name, job_id, None, str(error))
 
 
 def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState:

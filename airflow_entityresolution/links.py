@@ -8,12 +8,14 @@ from urllib.parse import quote
 
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
+from airflow_entityresolution.compat import push_xcom
 from airflow_entityresolution.jobs import JobKind
 from airflow_entityresolution.validation import workflow_arn_parts
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_entityresolution.compat import Context
 
 log = logging.getLogger(__name__)
 
@@ -74,4 +76,4 @@ class EntityResolutionJobLink(BaseAwsLink):
             # A link is a convenience: a connection that cannot name its region must not fail the job's task.
             log.warning("No console link for job %s: %s", job_id, error)
             return
-        context["ti"].xcom_push(key=cls.key, value=value)
+        push_xcom(context, cls.key, value)

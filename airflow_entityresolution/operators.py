@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import Asset, Variable, conf
 
 from airflow_entityresolution import validation
+from airflow_entityresolution.compat import Asset, Variable, conf, push_xcom, task_instance
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWorkflowBusyError,
@@ -27,6 +27,7 @@ from airflow_entityresolution.jobs import (
     JobKind,
     JobState,
     MetricsGate,
+    TaskLog,
     state_from_event,
 )
 from airflow_entityresolution.links import EntityResolutionJobLink
@@ -37,7 +38,7 @@ from airflow_entityresolution.triggers import (
 )
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow_entityresolution.compat import Context
 
 START_CLOCK_SKEW_SECONDS = 5
 """How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
@@ -60,23 +61,48 @@ class StartedJobRecord:
     record is first written before the start, with the moment it was sent; the next try then
     takes the workflow's newest job if it started after that moment.
 
-    :param key: the Variable's key.
+    Outside a running task (``execute()`` called directly, as unit tests do) there is no
+    task instance to key a record by, or no Variable store to keep it in: the record then
+    keeps nothing, and says so once.
+
+    :param key: the Variable's key, or ``None`` for a record that keeps nothing.
+    :param log: where the one warning of a record that keeps nothing goes.
     """
 
     PREFIX = "entityresolution-started-job-"
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str | None, log: TaskLog) -> None:
         self.key = key
+        self.log = log
+        if key is None:
+            self._keep_nothing("the context holds no task instance")
 
     @classmethod
-    def for_task(cls, context: Context) -> StartedJobRecord:
-        ti = context["ti"]
-        identity = "\x1f".join((ti.dag_id, ti.run_id, ti.task_id, str(ti.map_index)))
-        return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40])
+    def for_task(cls, context: Context, log: TaskLog) -> StartedJobRecord:
+        ti = task_instance(context)
+        if ti is None:
+            return cls(None, log)
+        identity = "\x1f".join(map(str, (ti.dag_id, ti.run_id, ti.task_id, ti.map_index)))
+        return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40], log)
+
+    def _keep_nothing(self, why: str) -> None:
+        self.key = None
+        self.log.warning(
+            "execute() runs outside a running Airflow task (%s): the job is started without the "
+            "start-once record, so a retry of this call could start a second job",
+            why,
+        )
 
     def load(self) -> dict[str, Any] | None:
-        # Positional: Airflow 3's Task SDK calls the parameter default, Airflow 2's default_var.
-        record: dict[str, Any] | None = Variable.get(self.key, None, deserialize_json=True)
+        if self.key is None:
+            return None
+        try:
+            # Positional: Airflow 3's Task SDK calls the parameter default, Airflow 2's default_var.
+            record: dict[str, Any] | None = Variable.get(self.key, None, deserialize_json=True)
+        except ImportError as error:
+            # Airflow 3.0's Task SDK reaches Variables through the task runner, which only a task has.
+            self._keep_nothing(f"Airflow's Variables are out of reach: {error}")
+            return None
         return record
 
     def save_intent(
@@ -91,6 +117,8 @@ class StartedJobRecord:
         self._write(context, {"workflow_name": workflow_name, "job_id": job_id})
 
     def _write(self, context: Context, value: dict[str, Any]) -> None:
+        if self.key is None:
+            return
         ti = context["ti"]
         value["task"] = f"{ti.dag_id}.{ti.task_id}/{ti.run_id}"
         Variable.set(
@@ -110,7 +138,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     Start an Entity Resolution job and, by default, wait for it to end.
 
     Subclasses name the kind of job in :attr:`kind`, its trigger in :attr:`trigger_class`,
-    and send the start in :meth:`send_start`.
+    and the members of its start request in :meth:`start_request`.
 
     The return value (XCom) is the job ID. Once the job ends, its final description
     (status, metrics, times, output) is pushed to XCom under ``job_description`` and its
@@ -204,10 +232,15 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         validation.check_waiter_settings(self.waiter_delay, self.waiter_max_attempts)
         if self.when_busy not in WHEN_BUSY_CHOICES:
             raise validation.InvalidParameterError("when_busy", self.when_busy, "'wait' or 'fail'")
+        self.hook.check_start_request(self.kind, self.start_request())
+
+    def start_request(self) -> dict[str, Any]:
+        """The kind's Start*Job request members beyond the workflow's name, checked."""
+        return {}
 
     def send_start(self) -> str:
         """Send the kind's Start*Job request once and return the new job's ID."""
-        raise NotImplementedError
+        return self.hook.start_job(self.kind, self.workflow_name, self.start_request())
 
     def execute(self, context: Context) -> str:
         return self.execute_when_free(context)
@@ -215,7 +248,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     def execute_when_free(self, context: Context, event: Any = None, busy_tries: int = 0) -> str:
         """Start the job (or take over the one an earlier try started), then wait as configured."""
         self.check_inputs()
-        record = StartedJobRecord.for_task(context)
+        record = StartedJobRecord.for_task(context, self.log)
         earlier = self._earlier_try_job(context, record)
         job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
         EntityResolutionJobLink.store(
@@ -253,7 +286,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         state = state_from_event(self.kind, event)
         state.log(self.log)
-        return self._finish(context, StartedJobRecord.for_task(context), state)
+        return self._finish(context, StartedJobRecord.for_task(context, self.log), state)
 
     def _earlier_try_job(self, context: Context, record: StartedJobRecord) -> JobState | None:
         """The job an earlier try started, if it is still running or ended SUCCEEDED."""
@@ -373,12 +406,11 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         )
 
     def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
-        ti = context["ti"]
-        ti.xcom_push(key=JOB_DESCRIPTION_XCOM_KEY, value=state.description)
-        ti.xcom_push(key=METRICS_XCOM_KEY, value=state.metrics)
+        push_xcom(context, JOB_DESCRIPTION_XCOM_KEY, state.description)
+        push_xcom(context, METRICS_XCOM_KEY, state.metrics)
         record.clear()
         state.raise_if_rejected(self.gate)
-        if self.output_asset is not None:
+        if self.output_asset is not None and "outlet_events" in context:
             context["outlet_events"][self.output_asset].extra.update(
                 {"workflow_name": self.workflow_name, "job_id": state.job_id, "kind": self.kind.key}
             )
@@ -394,7 +426,8 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
 
     :param workflow_name: the ID mapping workflow's name or ARN. (templated)
     :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the workflow's default if
-        ``None``. (templated)
+        ``None``. Needs botocore 1.40.37 or later, and fails before any request with an older
+        one. (templated)
     :param output_source_config: one output source, like
         ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::123456789012:role/name"}]``;
         the workflow's own if ``None``. (templated)
@@ -431,17 +464,8 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
             return sources[0].get("outputS3Path")
         return None
 
-    def check_inputs(self) -> None:
-        super().check_inputs()
-        validation.check_job_type(self.job_type)
-        validation.check_output_source_config(self.output_source_config)
-
-    def send_start(self) -> str:
-        return self.hook.start_id_mapping_job(
-            workflow_name=self.workflow_name,
-            job_type=self.job_type,
-            output_source_config=self.output_source_config,
-        )
+    def start_request(self) -> dict[str, Any]:
+        return EntityResolutionHook.id_mapping_start_request(self.job_type, self.output_source_config)
 
 
 class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator):
@@ -468,6 +492,3 @@ class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator)
 
     kind = MATCHING
     trigger_class = EntityResolutionMatchingJobCompletedTrigger
-
-    def send_start(self) -> str:
-        return self.hook.start_matching_job(workflow_name=self.workflow_name)

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import (
+from airflow.triggers.base import StartTriggerArgs
+
+from airflow_entityresolution.compat import (
+    TRIGGERER_RENDERS_TEMPLATES,
     AirflowSensorTimeout,
     AirflowSkipException,
     PokeReturnValue,
     conf,
+    push_xcom,
 )
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
-from airflow.triggers.base import StartTriggerArgs
-
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
@@ -44,15 +45,7 @@ from airflow_entityresolution.triggers import (
 from airflow_entityresolution.validation import check_job_id, refuse_rendered_none
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
-
-TRIGGERER_RENDERS_TEMPLATES = AIRFLOW_V_3_3_PLUS
-"""Whether this Airflow renders a task's templated fields in the triggerer, which starting there needs.
-
-Airflow 2.10 to 3.2 start a task in the triggerer with its fields as written in the DAG
-file, so a templated ``job_id`` would reach the service as ``{{ ... }}``
-(apache/airflow#53063); 3.3 renders them first (apache/airflow#64715)."""
-
+    from airflow_entityresolution.compat import Context
 
 class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
     """
@@ -106,6 +99,8 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         self.start_from_trigger_requested = start_from_trigger
         if start_from_trigger and TRIGGERER_RENDERS_TEMPLATES:
             self.start_from_trigger = True
+            # The triggerer ends the task, so no worker runs its listeners: Airflow's DAG checks read this.
+            self.end_from_trigger = True
             self.start_trigger_args = self._start_trigger_args()
 
     def _start_trigger_args(self) -> StartTriggerArgs:
@@ -210,7 +205,7 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             raise AirflowSkipException(f"never_fail is set: {error}") from None
 
     def _finish(self, context: Context, state: JobState) -> JobDescription:
-        context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=state.metrics)
+        push_xcom(context, METRICS_XCOM_KEY, state.metrics)
         state.raise_if_rejected(self.gate)
         return state.description
 

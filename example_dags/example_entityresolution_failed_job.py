@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.providers.common.compat.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.providers.common.compat.sdk import DAG, get_current_context, task
+try:
+    from airflow.sdk import DAG, get_current_context, task
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.operators.python import get_current_context
 
 from airflow_entityresolution.jobs import JOB_DESCRIPTION_XCOM_KEY, JobDescription, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.providers.common.compat.sdk import DAG, task
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.decorators import task
 
 from airflow_entityresolution.jobs import JobDescription
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.providers.common.compat.sdk import DAG, Asset, get_current_context, task
+try:
+    from airflow.sdk import DAG, Asset, get_current_context, task
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.datasets import Dataset as Asset
+    from airflow.decorators import task
+    from airflow.operators.python import get_current_context
 
 from airflow_entityresolution.jobs import METRICS_XCOM_KEY, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator

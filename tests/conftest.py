@@ -25,6 +25,9 @@ os.environ["AIRFLOW__CORE__DEFAULT_DEFERRABLE"] = "False"
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Users opt into the emulator's fixtures the same way: installing the package loads no plugin.
+pytest_plugins = ["airflow_entityresolution.emulator.pytest_plugin"]
+
 # A job that FAILED gets this message from the emulator in the tests that script failures.
 FAILURE_MESSAGE = "Input table customer_records has no column named email_address"
 
@@ -60,13 +63,15 @@ def parse_dag_folder(folder: Path, bundle_name: str) -> Any:
 
     The bag has ``dags`` and ``import_errors``; Airflow 2 has no DAG bundles, and ignores ``bundle_name``.
     """
-    if AIRFLOW_3:
+    try:
+        # Airflow 3.2 and later: the DAG processor's own bag, bound to a bundle.
         from airflow.dag_processing.dagbag import BundleDagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
 
-        return BundleDagBag(dag_folder=str(folder), bundle_path=str(folder), bundle_name=bundle_name)
-    from airflow.models.dagbag import DagBag
-
-    return DagBag(dag_folder=str(folder), include_examples=False, safe_mode=False)
+        bundle = {"bundle_path": folder} if AIRFLOW_3 else {}
+        return DagBag(dag_folder=str(folder), include_examples=False, safe_mode=False, **bundle)
+    return BundleDagBag(dag_folder=str(folder), bundle_path=str(folder), bundle_name=bundle_name)
 
 
 @pytest.fixture
@@ -87,19 +92,23 @@ def run_dag(airflow_db: Path) -> Callable[..., Any]:
 
 def sync_dags(*dags: Any) -> None:
     """Store DAG objects in the metadata DB as the DAG processor would store a file's DAGs."""
-    if not AIRFLOW_3:
-        from airflow.models.dagbag import DagBag
-
-        legacy_bag = DagBag(dag_folder=str(DAGS_FOLDER), include_examples=False, read_dags_from_db=False)
-        for dag in dags:
-            legacy_bag.bag_dag(dag, root_dag=dag)
-        legacy_bag.sync_to_db()
-        return
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-
-    bag = BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=str(DAGS_FOLDER), bundle_name="dags-folder")
+    bag = parse_dag_folder(DAGS_FOLDER, "dags-folder")
     for dag in dags:
-        bag.bag_dag(dag)
+        if AIRFLOW_3:
+            bag.bag_dag(dag)
+        else:
+            bag.bag_dag(dag, root_dag=dag)
+    if not AIRFLOW_3:
+        bag.sync_to_db()
+        return
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:
+        try:
+            from airflow.models.dagbag import sync_bag_to_db  # Airflow 3.1
+        except ImportError:
+            bag.sync_to_db("dags-folder", None)  # Airflow 3.0
+            return
     sync_bag_to_db(bag, "dags-folder", None)
 
 
@@ -164,7 +173,26 @@ class FailureRecorder:
 
 
 @pytest.fixture
-def failures() -> Iterator[FailureRecorder]:
+def failures(monkeypatch: pytest.MonkeyPatch) -> Iterator[FailureRecorder]:
+    """
+    A :class:`FailureRecorder` to pass as ``on_failure_callback``.
+
+    Airflow's task process puts the task's error in the context before the failure callbacks
+    run (``task_runner.main``); ``dag.test()`` on Airflow 3.0 to 3.2 calls the same ``finalize``
+    without that step, so there the error is put in as the task process would.
+    """
+    if AIRFLOW_3:
+        from airflow.sdk.execution_time import task_runner
+
+        finalize = task_runner.finalize
+
+        def finalize_as_the_task_process_does(
+            ti: Any, state: Any, context: Any, log: Any, error: Any = None, *args: Any, **kwargs: Any
+        ) -> Any:
+            context.setdefault("exception", error)
+            return finalize(ti, state, context, log, error, *args, **kwargs)
+
+        monkeypatch.setattr(task_runner, "finalize", finalize_as_the_task_process_does)
     yield FailureRecorder()
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 # Every public class, by the provider-info section that must list it (or its module).
 PUBLIC_CLASSES: dict[str, tuple[str, ...]] = {
-    "connection-types": ("airflow_entityresolution.hooks.EntityResolutionHook",),
+    "hooks": ("airflow_entityresolution.hooks.EntityResolutionHook",),
     "operators": (
         "airflow_entityresolution.operators.EntityResolutionStartIdMappingJobOperator",
         "airflow_entityresolution.operators.EntityResolutionStartMatchingJobOperator",
@@ -22,14 +22,12 @@ PUBLIC_CLASSES: dict[str, tuple[str, ...]] = {
     "extra-links": ("airflow_entityresolution.links.EntityResolutionJobLink",),
 }
 
-# Sections that name modules; "connection-types" and "extra-links" name classes.
+# Sections that name modules; "extra-links" names classes.
 MODULE_SECTIONS = ("operators", "sensors", "hooks", "triggers")
 
 
 def listed_paths(info: dict[str, Any], section: str) -> list[str]:
     """The dotted paths one section of the provider info names."""
-    if section == "connection-types":
-        return [entry["hook-class-name"] for entry in info[section]]
     if section == "extra-links":
         return list(info[section])
     return [module for entry in info[section] for module in entry["python-modules"]]
@@ -39,6 +37,6 @@ def dotted_paths(info: dict[str, Any]) -> list[str]:
     """Every module and class path the provider info names."""
     return [
         path
-        for section in (*MODULE_SECTIONS, "connection-types", "extra-links")
+        for section in (*MODULE_SECTIONS, "extra-links")
         for path in listed_paths(info, section)
     ]

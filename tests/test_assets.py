@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG, Asset
+from airflow_sdk import DAG, Asset
 from conftest import asset_tables, sync_dags, task_states
 
 from airflow_entityresolution.emulator import JobScript

@@ -70,7 +70,7 @@ def test_failed_job_shows_the_service_message(run_dag, example_dags, scenario_em
 
 
 def test_matching_job_with_a_metrics_gate_and_an_asset_outlet(run_dag, example_dags, scenario_emulator):
-    from airflow.providers.common.compat.sdk import Asset
+    from airflow_sdk import Asset
 
     dag = example_dags["example_entityresolution_matching_job"]
     assert dag.get_task("match_customers").outlets == [

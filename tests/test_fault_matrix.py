@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG, AirflowSensorTimeout
+from airflow_sdk import DAG, AirflowSensorTimeout
 from conftest import task_states, xcom_value
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultKind, JobScript

@@ -242,3 +242,37 @@ async def test_async_errors_are_classified_like_sync_ones(hook, emulator):
         ID_MAPPING, "failing", job_id, waiter_delay=0.1, waiter_max_attempts=50
     )
     assert state.failed and state.error_message == FAILURE_MESSAGE
+
+
+@pytest.fixture
+def botocore_without_job_type(tmp_path, monkeypatch):
+    """A botocore model as releases before 1.40.37 ship it, with no jobType on StartIdMappingJob.
+
+    botocore reads models from ``AWS_DATA_PATH`` before its own, so the stock client loads it.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_component("data_loader").load_service_model(
+        "entityresolution", "service-2"
+    )
+    del model["shapes"]["StartIdMappingJobInput"]["members"]["jobType"]
+    folder = tmp_path / "entityresolution" / model["metadata"]["apiVersion"]
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(model))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+
+
+def test_job_type_on_a_botocore_without_it_fails_before_any_request_naming_the_version(
+    emulator, botocore_without_job_type
+):
+    import botocore
+
+    hook = EntityResolutionHook(aws_conn_id="aws_default", config=FAST_RETRIES)
+    expected = r"Invalid job_type='BATCH'.*botocore 1\.40\.37"
+    with pytest.raises(InvalidParameterError, match=expected) as raised:
+        hook.start_id_mapping_job(WORKFLOW, job_type="BATCH")
+    assert f"botocore {botocore.__version__}" in str(raised.value)
+    assert emulator.requests == []
+    # Without job_type the same botocore starts the job as ever.
+    assert hook.start_id_mapping_job(WORKFLOW)
+    assert emulator.count("StartIdMappingJob") == 1

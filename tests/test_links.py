@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
+from airflow_sdk import DAG
 from conftest import task_states
 
 from airflow_entityresolution.emulator import JobScript

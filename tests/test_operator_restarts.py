@@ -8,7 +8,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG, get_current_context, task
+from airflow_sdk import DAG, get_current_context, task
 from conftest import task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript

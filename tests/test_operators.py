@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
+from airflow_sdk import DAG
 from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
@@ -129,3 +129,23 @@ def test_a_refused_start_fails_with_the_service_message_and_starts_nothing(run_d
     assert isinstance(error, EntityResolutionRequestError)
     assert "StartIdMappingJob failed for workflow 'customer-id-mapping': AccessDeniedException" in str(error)
     assert emulator.jobs() == []
+
+
+def test_execute_called_outside_a_running_task_starts_once_and_says_it_keeps_no_record(
+    emulator, caplog, capfd
+):
+    """``execute({})``, as the Amazon provider's unit tests call it: no task instance, no Variable store."""
+    operator = EntityResolutionStartIdMappingJobOperator(task_id="start", workflow_name=WORKFLOW, **FAST)
+    caplog.set_level("WARNING")
+
+    job_id = operator.execute({})
+
+    [job] = emulator.jobs()
+    assert job_id == job.job_id
+    assert job.status == "SUCCEEDED"
+    assert emulator.count("StartIdMappingJob") == 1
+    # Airflow 3 logs a task's lines through structlog to the console, Airflow 2 through logging.
+    messages = [record.getMessage() for record in caplog.records] + capfd.readouterr().out.splitlines()
+    warnings = [message for message in messages if "outside a running Airflow task" in message]
+    assert len(warnings) == 1, warnings
+    assert "without the start-once record" in warnings[0]

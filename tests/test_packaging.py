@@ -4,8 +4,8 @@ installs into a clean virtualenv where every public class imports.
 
 ``python -m build`` builds the sdist first and the wheel from the unpacked sdist, so a
 wheel at all shows the sdist holds what building needs. Build isolation fetches hatchling
-from the package registry; the clean virtualenv is made and filled by uv, with the
-recorded dependency versions as constraints.
+from the package registry. The clean virtualenv is filled by pip, with the lock of the
+deployment profile the suite runs in as constraints, as a user on that platform installs it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -66,11 +65,9 @@ def import_path(path):
 info = get_provider_info()
 named = [module for section in ("operators", "sensors", "hooks", "triggers")
          for entry in info[section] for module in entry["python-modules"]]
-named += [entry["hook-class-name"] for entry in info["connection-types"]]
 named += info["extra-links"]
 for path in named + json.loads(sys.argv[1]):
     import_path(path)
-from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
 
 print(json.dumps({
     "named": named,
@@ -82,23 +79,29 @@ print(json.dumps({
 }))
 """
 
+# Run in the clean virtualenv once the extra is in: the emulator serves, and boto3 reaches it.
+SERVE_ONCE = """
+import boto3
+from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
+
+emulator = EntityResolutionEmulator()
+emulator.add_id_mapping_workflow("customer-id-mapping", JobScript.succeeded({}))
+with EmulatorServer(emulator, host="127.0.0.1", port=0) as server:
+    client = boto3.client(
+        "entityresolution", endpoint_url=server.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    job_id = client.start_id_mapping_job(workflowName="customer-id-mapping")["jobId"]
+    print(job_id == emulator.jobs()[0].job_id)
+"""
+
 
 def constraints_file() -> Path:
-    """The recorded dependency versions for the Airflow the tests run with."""
-    airflow_2 = REPO / "constraints-airflow-2.11.txt"
-    if importlib.metadata.version("apache-airflow").startswith("2.") and airflow_2.exists():
-        return airflow_2
-    return REPO / "constraints.txt"
-
-
-def uv_executable() -> str:
-    """The uv next to the running interpreter, the project's, or one on PATH."""
-    for candidate in (Path(sys.executable).with_name("uv"), REPO / ".venv" / "bin" / "uv"):
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("uv")
-    assert found, "uv is needed to make the clean virtualenv: run `make install`"
-    return found
+    """The lock of the profile the suite runs in: ``make test`` names it, or else its virtualenv does."""
+    profile = os.environ.get("ER_PROFILE") or Path(sys.prefix).name
+    path = REPO / "constraints" / f"{profile}.txt"
+    assert path.exists(), f"no lock for profile {profile!r}: run the suite through `make test-<profile>`"
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +140,13 @@ def test_the_wheel_ships_the_typing_marker_license_and_emulator(built: tuple[Pat
     assert "License-File: LICENSE" in metadata.splitlines()
     assert f"Version: {__version__}" in metadata.splitlines()
     assert "provider_info = airflow_entityresolution.get_provider_info:get_provider_info" in entry_points
+    # Installing the provider changes nobody's pytest session: the emulator's fixtures are opt-in.
+    assert "pytest11" not in entry_points
+    # The emulator's server comes with the extra only.
+    lines = metadata.splitlines()
+    requires = [line.removeprefix("Requires-Dist: ") for line in lines if line.startswith("Requires-Dist:")]
+    assert [r for r in requires if r.startswith("aiohttp")] == ["aiohttp>=3.9.2; extra == 'emulator'"]
+    assert "Provides-Extra: emulator" in metadata.splitlines()
     # Tests, benchmarks and example DAGs belong to the repository, not to users' site-packages.
     assert all(name.startswith(("airflow_entityresolution/", f"{dist_info}/")) for name in names)
 
@@ -152,7 +162,8 @@ def test_the_sdist_holds_the_project_and_no_junk(built: tuple[Path, Path]) -> No
         "README.md",
         "CHANGELOG.md",
         "LICENSE",
-        "constraints.txt",
+        "constraints/newest.txt",
+        "constraints/floor.txt",
         "airflow_entityresolution/py.typed",
         "airflow_entityresolution/emulator/server.py",
         "tests/conftest.py",
@@ -169,22 +180,17 @@ def test_the_sdist_holds_the_project_and_no_junk(built: tuple[Path, Path]) -> No
 @pytest.mark.timeout(900)
 def test_the_wheel_installs_into_a_clean_virtualenv(built: tuple[Path, Path], tmp_path: Path) -> None:
     wheel, _ = built
-    uv = uv_executable()
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
-    subprocess.run(
-        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    installed = subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(python), "-c", str(constraints_file()), str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=780,
-    )
-    assert installed.returncode == 0, installed.stderr
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+
+    def install(requirement: str) -> None:
+        """As a user on the profile's platform installs it: pip, with the platform's constraints."""
+        command = [str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints_file()), requirement]
+        installed = subprocess.run(command, capture_output=True, text=True, timeout=780)
+        assert installed.returncode == 0, installed.stderr[-5000:]
+
+    install(str(wheel))
 
     home = tmp_path / "airflow-home"
     home.mkdir()
@@ -214,6 +220,18 @@ def test_the_wheel_installs_into_a_clean_virtualenv(built: tuple[Path, Path], tm
     # The constraints file picked must be the one for the Airflow the suite runs with.
     assert report["airflow_version"] == importlib.metadata.version("apache-airflow")
 
+    install(f"{wheel}[emulator]")
+    served = subprocess.run(
+        [str(python), "-I", "-c", SERVE_ONCE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip().splitlines()[-1] == "True"
+
     listed = subprocess.run(
         [str(venv / "bin" / "airflow"), "providers", "get", PACKAGE_NAME, "--output", "json"],
         capture_output=True,
@@ -224,3 +242,30 @@ def test_the_wheel_installs_into_a_clean_virtualenv(built: tuple[Path, Path], tm
     )
     assert listed.returncode == 0, listed.stderr
     assert f'[{{"Provider": "{PACKAGE_NAME}", "Version": "{__version__}"}}]' in listed.stdout.splitlines()
+
+
+USES_THE_FIXTURE = """
+def test_the_emulator_serves(entity_resolution_emulator):
+    assert entity_resolution_emulator.endpoint_url.startswith("http://127.0.0.1:")
+"""
+
+
+@pytest.mark.parametrize("opt_in", [[], ["-p", "airflow_entityresolution.emulator.pytest_plugin"]])
+def test_the_emulator_fixture_is_there_only_for_a_session_that_opts_in(
+    tmp_path: Path, opt_in: list[str]
+) -> None:
+    """A user's pytest session, with the package installed, gains no plugin it did not ask for."""
+    (tmp_path / "test_user.py").write_text(USES_THE_FIXTURE)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *opt_in],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    if opt_in:
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        assert "1 passed" in completed.stdout
+    else:
+        assert completed.returncode == 1, completed.stdout[-3000:]
+        assert "fixture 'entity_resolution_emulator' not found" in completed.stdout

@@ -24,13 +24,7 @@ import pytest
 from provider_classes import MODULE_SECTIONS, PUBLIC_CLASSES, dotted_paths, listed_paths
 
 from airflow_entityresolution import __version__
-from airflow_entityresolution.get_provider_info import (
-    CONNECTION_TYPE,
-    HOOK_CLASS,
-    INTEGRATION_NAME,
-    PACKAGE_NAME,
-    get_provider_info,
-)
+from airflow_entityresolution.get_provider_info import INTEGRATION_NAME, PACKAGE_NAME, get_provider_info
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -50,11 +44,11 @@ def import_path(path: str) -> Any:
 def base_class(section: str) -> type:
     """The Airflow class every class of a section must extend, in the running Airflow's version."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-    from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator
     from airflow.triggers.base import BaseTrigger
+    from airflow_sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator
 
     return {
-        "connection-types": AwsBaseHook,
+        "hooks": AwsBaseHook,
         "operators": BaseOperator,
         "sensors": BaseSensorOperator,
         "triggers": BaseTrigger,
@@ -108,15 +102,15 @@ def test_each_public_class_is_registered_in_its_section(section: str, class_path
     assert issubclass(cls, base_class(section))
 
 
-def test_the_hook_declares_the_connection_type_it_is_registered_under() -> None:
-    """Airflow warns of an inconsistency, and lists the hook under the wrong type, if these differ."""
-    hook = import_path(HOOK_CLASS)
-    (connection,) = get_provider_info()["connection-types"]
-    assert hook.conn_type == connection["connection-type"] == CONNECTION_TYPE
-    assert hook.hook_name == connection["hook-name"]
+def test_the_hook_adds_no_connection_type_of_its_own() -> None:
+    """Users see the Amazon provider's ``aws`` connection type only, and the hook reads it."""
+    from airflow_entityresolution.hooks import EntityResolutionHook
+
+    assert "connection-types" not in get_provider_info()
+    assert EntityResolutionHook.conn_type == "aws"
     # Operators, sensors and triggers pass aws_conn_id: the hook must keep reading it, default included.
-    assert hook.conn_name_attr == "aws_conn_id"
-    assert hook.default_conn_name == "aws_default"
+    assert EntityResolutionHook.conn_name_attr == "aws_conn_id"
+    assert EntityResolutionHook.default_conn_name == "aws_default"
 
 
 # What the registration must not break: users keep connecting with ordinary `aws` connections.
@@ -191,22 +185,18 @@ def test_providers_get_shows_the_version(airflow_providers: Callable[..., Any]) 
 def test_providers_get_full_shows_every_section(airflow_providers: Callable[..., Any]) -> None:
     (shown,) = airflow_providers("get", PACKAGE_NAME, "--full")
     info = get_provider_info()
-    for section in (*MODULE_SECTIONS, "connection-types", "extra-links", "integrations", "versions"):
+    for section in (*MODULE_SECTIONS, "extra-links", "integrations", "versions"):
         assert shown[section] == info[section], section
+    assert "connection-types" not in shown
 
 
-def test_providers_hooks_lists_the_hook_under_its_connection_type(
+def test_providers_hooks_shows_no_connection_type_of_this_package(
     airflow_providers: Callable[..., Any],
 ) -> None:
-    hooks = {row["connection_type"]: row for row in airflow_providers("hooks")}
-    assert hooks[CONNECTION_TYPE]["class"] == HOOK_CLASS
-    assert hooks[CONNECTION_TYPE]["package_name"] == PACKAGE_NAME
-    assert hooks[CONNECTION_TYPE]["conn_id_attribute_name"] == "aws_conn_id"
-
-
-def test_providers_hooks_shows_the_hooks_own_name(airflow_providers: Callable[..., Any]) -> None:
-    hooks = {row["connection_type"]: row for row in airflow_providers("hooks")}
-    assert hooks[CONNECTION_TYPE]["hook_name"] == INTEGRATION_NAME
+    """The connection form offers one AWS type, the Amazon provider's: none a README must warn about."""
+    rows = airflow_providers("hooks")
+    assert [row for row in rows if row["package_name"] == PACKAGE_NAME] == []
+    assert not [row for row in rows if "entityresolution" in str(row["connection_type"]).lower()]
 
 
 def test_the_aws_connection_type_stays_the_amazon_providers(airflow_providers: Callable[..., Any]) -> None:

@@ -6,7 +6,7 @@ import datetime
 import json
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
+from airflow_sdk import DAG
 from conftest import task_states, xcom_values
 
 from airflow_entityresolution.emulator import JobScript

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow_sdk import DAG, task
 from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript

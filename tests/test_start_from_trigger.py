@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
+from airflow_sdk import DAG
 from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
+from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.sensors import (
-    TRIGGERER_RENDERS_TEMPLATES,
-    EntityResolutionMatchingJobCompletedSensor,
-)
+from airflow_entityresolution.sensors import EntityResolutionMatchingJobCompletedSensor
 from airflow_entityresolution.triggers import EntityResolutionMatchingJobCompletedTrigger
 
 METRICS = {"inputRecords": 50, "totalRecordsProcessed": 45, "recordsNotProcessed": 5, "matchIDs": 20}

@@ -81,6 +81,17 @@ async def test_a_failed_job_yields_one_failure_event_with_the_service_message(em
 
 
 @pytest.mark.parametrize(
+    ("workflow", "outcome", "status"),
+    [(WORKFLOW, "succeeded", "success"), ("failing", "failed", "error"), ("forever", "timeout", "error")],
+)
+async def test_events_carry_the_amazon_provider_status_convention(emulator, workflow, outcome, status):
+    """Code written against the Amazon provider's triggers (``event["status"] != "success"``) reads ours."""
+    job_id = start(workflow)
+    [event] = await events_of(trigger(workflow, job_id, waiter_delay=0.05, waiter_max_attempts=20))
+    assert (event["outcome"], event["status"]) == (outcome, status)
+
+
+@pytest.mark.parametrize(
     ("fault", "code"),
     [
         (Fault.access_denied, "AccessDeniedException"),

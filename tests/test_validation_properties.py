@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from airflow.providers.common.compat.sdk import DAG
+from airflow_sdk import DAG
 from botocore.model import Shape
 from conftest import task_states
 from hypothesis import HealthCheck, assume, given, settings
