@@ -49,6 +49,7 @@ test: lint $(addprefix test-,$(PROFILES))
 # and every Python it starts, imports the installed wheel, never the working copy's sources.
 $(addprefix test-,$(PROFILES)): test-%: .venvs/%/.installed
 	@echo "== profile $*"
+	@$(PYTHON) scripts/profiles.py python $* > /dev/null
 	PYTHONSAFEPATH=1 ER_PROFILE=$* .venvs/$*/bin/pytest -rs
 
 lint: .venvs/$(NEWEST)/.installed

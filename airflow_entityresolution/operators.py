@@ -129,7 +129,7 @@ class StartedJobRecord:
         )
 
     def clear(self) -> None:
-        if self.load() is not None:
+        if self.key is not None and self.load() is not None:
             Variable.delete(self.key)
 
 

@@ -47,8 +47,6 @@ class BaselineIdMappingJobCompletedTrigger(AwsBaseWaiterTrigger):
     :param botocore_config: Configuration dictionary (key-values) for the botocore client.
     """
 
-    aws_hook_class = BaselineEntityResolutionHook
-
     def __init__(
         self,
         *,
@@ -76,4 +74,13 @@ class BaselineIdMappingJobCompletedTrigger(AwsBaseWaiterTrigger):
             region_name=region_name,
             verify=verify,
             botocore_config=botocore_config,
+        )
+
+    def hook(self) -> AwsBaseHook:
+        # Older Amazon provider releases (9.8 among them) declare hook() abstract, as their triggers did.
+        return BaselineEntityResolutionHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
         )

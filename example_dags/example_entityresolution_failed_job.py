@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime
 
-try:
+from airflow_entityresolution.compat import AIRFLOW_3
+
+if AIRFLOW_3:
     from airflow.sdk import DAG
-except ImportError:  # Airflow 2
+else:  # Airflow 2.11
     from airflow import DAG
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator

@@ -95,6 +95,8 @@ def sync_dags(*dags: Any) -> None:
     bag = parse_dag_folder(DAGS_FOLDER, "dags-folder")
     for dag in dags:
         if AIRFLOW_3:
+            # The DAG processor sets it for the files it reads; Airflow 3.0 and 3.1 need it on any DAG stored.
+            dag.relative_fileloc = getattr(dag, "relative_fileloc", None) or Path(dag.fileloc).name
             bag.bag_dag(dag)
         else:
             bag.bag_dag(dag, root_dag=dag)
@@ -233,6 +235,57 @@ def stored_triggers(
             return [(trigger.classpath, dict(trigger.kwargs)) for trigger in session.query(Trigger).all()]
 
     return stored
+
+
+@pytest.fixture
+def edited_botocore_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Callable[[Any], None]], None]:
+    """
+    Make every new botocore session load the entityresolution model as ``edit`` leaves it.
+
+    botocore reads models from ``AWS_DATA_PATH`` before its own, so stock boto3 and aiobotocore
+    clients load the edited one: a botocore release's model, without installing that release.
+    """
+    import json
+
+    import boto3
+    import botocore.session
+
+    # boto3.client() reuses one default session, whose loader read AWS_DATA_PATH when it was made.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+    def use(edit: Callable[[Any], None]) -> None:
+        loader = botocore.session.get_session().get_component("data_loader")
+        model = loader.load_service_model("entityresolution", "service-2")
+        edit(model)
+        folder = tmp_path / "botocore-data" / "entityresolution" / model["metadata"]["apiVersion"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "service-2.json").write_text(json.dumps(model))
+        monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "botocore-data"))
+
+    return use
+
+
+JOB_TYPE_SHAPE = {"type": "string", "enum": ["BATCH", "INCREMENTAL", "DELETE_ONLY"]}
+JOB_TYPE_SHAPES = ("StartIdMappingJobInput", "StartIdMappingJobOutput", "GetIdMappingJobOutput")
+
+
+@pytest.fixture
+def botocore_with_job_type(edited_botocore_model: Callable[[Callable[[Any], None]], None]) -> None:
+    """
+    A botocore that knows ``jobType`` (1.40.37 and later), whichever the profile pins.
+
+    The service takes ``jobType`` whatever the client: tests that send it do so in every
+    profile, and those that check what an older botocore does use ``edited_botocore_model``.
+    """
+
+    def add_job_type(model: Any) -> None:
+        model["shapes"].setdefault("JobType", JOB_TYPE_SHAPE)
+        for shape in JOB_TYPE_SHAPES:
+            model["shapes"][shape]["members"].setdefault("jobType", {"shape": "JobType"})
+
+    edited_botocore_model(add_job_type)
 
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/AirflowEntityResolution"

@@ -44,6 +44,7 @@ def test_the_connection_extra_points_the_client_at_the_emulator(hook, emulator):
     assert hook.conn.meta.region_name == "us-east-1"
 
 
+@pytest.mark.usefixtures("botocore_with_job_type")
 def test_start_then_get_returns_plain_json_without_response_metadata(hook, emulator):
     job_id = hook.start_id_mapping_job(
         WORKFLOW,
@@ -245,21 +246,12 @@ async def test_async_errors_are_classified_like_sync_ones(hook, emulator):
 
 
 @pytest.fixture
-def botocore_without_job_type(tmp_path, monkeypatch):
-    """A botocore model as releases before 1.40.37 ship it, with no jobType on StartIdMappingJob.
+def botocore_without_job_type(edited_botocore_model):
+    """A botocore model as releases before 1.40.37 ship it, with no jobType on StartIdMappingJob."""
+    def drop_job_type(model):
+        model["shapes"]["StartIdMappingJobInput"]["members"].pop("jobType", None)
 
-    botocore reads models from ``AWS_DATA_PATH`` before its own, so the stock client loads it.
-    """
-    import botocore.session
-
-    model = botocore.session.get_session().get_component("data_loader").load_service_model(
-        "entityresolution", "service-2"
-    )
-    del model["shapes"]["StartIdMappingJobInput"]["members"]["jobType"]
-    folder = tmp_path / "entityresolution" / model["metadata"]["apiVersion"]
-    folder.mkdir(parents=True)
-    (folder / "service-2.json").write_text(json.dumps(model))
-    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    edited_botocore_model(drop_job_type)
 
 
 def test_job_type_on_a_botocore_without_it_fails_before_any_request_naming_the_version(

@@ -201,18 +201,18 @@ def test_the_wheel_installs_into_a_clean_virtualenv(built: tuple[Path, Path], tm
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
+
+    def run_in_venv(*command: str) -> str:
+        """Run in the clean virtualenv, outside the repository: the imports must come from the wheel."""
+        completed = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+        )
+        assert completed.returncode == 0, completed.stderr
+        return completed.stdout
+
     public_classes = [path for paths in PUBLIC_CLASSES.values() for path in paths]
-    # -I and a working directory outside the repository: the imports must come from the wheel.
-    checked = subprocess.run(
-        [str(python), "-I", "-c", CHECK_INSTALLED, json.dumps(public_classes)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert checked.returncode == 0, checked.stderr
-    report = json.loads(checked.stdout.strip().splitlines()[-1])
+    checked = run_in_venv(str(python), "-I", "-c", CHECK_INSTALLED, json.dumps(public_classes))
+    report = json.loads(checked.strip().splitlines()[-1])
     assert Path(report["package_file"]).is_relative_to(venv)
     assert report["named"] == dotted_paths(get_provider_info())
     assert report["version"] == report["metadata_version"] == __version__
@@ -221,27 +221,10 @@ def test_the_wheel_installs_into_a_clean_virtualenv(built: tuple[Path, Path], tm
     assert report["airflow_version"] == importlib.metadata.version("apache-airflow")
 
     install(f"{wheel}[emulator]")
-    served = subprocess.run(
-        [str(python), "-I", "-c", SERVE_ONCE],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert served.returncode == 0, served.stderr
-    assert served.stdout.strip().splitlines()[-1] == "True"
+    assert run_in_venv(str(python), "-I", "-c", SERVE_ONCE).strip().splitlines()[-1] == "True"
 
-    listed = subprocess.run(
-        [str(venv / "bin" / "airflow"), "providers", "get", PACKAGE_NAME, "--output", "json"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert f'[{{"Provider": "{PACKAGE_NAME}", "Version": "{__version__}"}}]' in listed.stdout.splitlines()
+    listed = run_in_venv(str(venv / "bin" / "airflow"), "providers", "get", PACKAGE_NAME, "--output", "json")
+    assert f'[{{"Provider": "{PACKAGE_NAME}", "Version": "{__version__}"}}]' in listed.splitlines()
 
 
 USES_THE_FIXTURE = """

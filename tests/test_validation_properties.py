@@ -141,13 +141,13 @@ ARN_LIKE = st.builds(
 
 
 def test_the_model_patterns_are_where_these_tests_read_them() -> None:
-    """Start, Get and List share each pattern, and the ID mapping pattern keeps its unanchored half."""
+    """Start, Get and List share each pattern; the ID mapping pattern's second alternative is the ARN."""
     for operation in ("StartIdMappingJob", "GetIdMappingJob", "ListIdMappingJobs"):
         assert input_member(operation, "workflowName").metadata == ID_MAPPING_NAME.metadata
     for operation in ("StartMatchingJob", "GetMatchingJob", "ListMatchingJobs"):
         assert input_member(operation, "workflowName").metadata == MATCHING_NAME.metadata
-    first, second = alternatives(ID_MAPPING_NAME)
-    assert not first.startswith("^") and second.startswith("^arn:")
+    _, second = alternatives(ID_MAPPING_NAME)
+    assert second.startswith("^arn:")
 
 
 def test_the_empty_name_is_refused_although_the_pattern_allows_it() -> None:
@@ -416,6 +416,7 @@ def templated_dag(task: str, parameter: str, rendering: str, on_failure: Callabl
     return dag
 
 
+@pytest.mark.usefixtures("botocore_with_job_type")
 @pytest.mark.parametrize(("task", "parameter", "rendering"), TEMPLATED_CASES)
 def test_a_template_that_renders_empty_or_none_fails_naming_the_parameter(
     run_dag: Callable[..., Any],

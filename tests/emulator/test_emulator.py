@@ -31,6 +31,7 @@ from typing import Any
 
 import aiobotocore.session
 import boto3
+import botocore
 import botocore.session
 import pytest
 from aiobotocore.config import AioConfig
@@ -39,6 +40,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from packaging.version import Version
 from shape_check import (
     assert_matches_shape,
     assert_response_matches_model,
@@ -216,6 +218,7 @@ def test_start_get_and_list_a_job(kind: Kind, emulator: EntityResolutionEmulator
     ]
 
 
+@pytest.mark.usefixtures("botocore_with_job_type")
 def test_start_id_mapping_job_echoes_job_type_and_output_source(
     emulator: EntityResolutionEmulator, client: Any
 ) -> None:
@@ -496,6 +499,7 @@ def test_invalid_get_inputs_are_validation_errors(
     assert named in error.response["Error"]["Message"]
 
 
+@pytest.mark.usefixtures("botocore_with_job_type")
 @pytest.mark.parametrize(
     ("parameters", "named"),
     [
@@ -820,6 +824,7 @@ def test_rate_limit_throttles_a_burst(served: Callable[..., EntityResolutionEmul
 # --- every body against the model ----------------------------------------------------------
 
 
+@pytest.mark.usefixtures("botocore_with_job_type")
 def test_every_response_body_matches_the_service_model(
     served: Callable[..., EntityResolutionEmulator],
 ) -> None:
@@ -919,9 +924,12 @@ def _call_for(client: Any, operation: str, id_mapping_job: str, matching_job: st
 
 
 def test_emulated_metrics_are_the_model_members() -> None:
+    """Every member this botocore knows; from 1.42.61, whose model has the service's full set, no other."""
     for kind in JOB_KINDS:
         shape = SERVICE_MODEL.operation_model(kind.get_operation).output_shape.members["metrics"]
-        assert kind.metric_names == set(shape.members)
+        assert set(shape.members) <= kind.metric_names
+        if Version(botocore.__version__) >= Version("1.42.61"):
+            assert kind.metric_names == set(shape.members)
 
 
 def test_shape_check_catches_off_model_bodies() -> None:
