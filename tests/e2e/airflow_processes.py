@@ -410,15 +410,27 @@ class AirflowStack:
 
     # The REST API.
 
+    def api_token(self) -> str | None:
+        """
+        The token every REST call carries: the simple auth manager's all-admins token.
+
+        Airflow 3.0 to 3.2 want it even when every user is an admin; 3.3 takes calls without it.
+        """
+        if not hasattr(self, "_api_token"):
+            try:
+                with urllib.request.urlopen(self.api_url + "/auth/token", timeout=30) as response:
+                    self._api_token: str | None = json.loads(response.read())["access_token"]
+            except urllib.error.HTTPError:
+                self._api_token = None
+        return self._api_token
+
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
         """Call the REST API and return the decoded JSON answer; :class:`StackError` on an HTTP error."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.api_url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token := self.api_token():
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.api_url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()
