@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if AIRFLOW_VERSION >= Version("3.3"):
+    if Version("3.3") <= AIRFLOW_VERSION:
         return
     reason = AIRFLOW_BEFORE_3_3_SKIP_REASON if AIRFLOW_3 else AIRFLOW_2_SKIP_REASON
     for item in items:
