@@ -32,7 +32,6 @@ with DAG(
     start_and_wait = EntityResolutionStartIdMappingJobOperator(
         task_id="map_customer_ids",
         workflow_name="customer-id-mapping",
-        job_type="BATCH",
         output_source_config=[
             {
                 "outputS3Path": "s3://example-entity-resolution/output/{{ ds_nodash }}/",
