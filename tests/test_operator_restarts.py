@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 import time
 from types import SimpleNamespace
@@ -176,7 +177,8 @@ def dag_after_a_try_that_died_mid_start(dag_id: str, the_start_reached_the_servi
             operator_ti = SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id="start", map_index=-1)
             context = {"ti": operator_ti}
             now = time.time()
-            StartedJobRecord.for_task(context).save_intent(context, WORKFLOW, now, now + 120)  # type: ignore[arg-type]
+            record = StartedJobRecord.for_task(context, logging.getLogger(__name__))  # type: ignore[arg-type]
+            record.save_intent(context, WORKFLOW, now, now + 120)  # type: ignore[arg-type]
             return (
                 EntityResolutionHook().start_id_mapping_job(WORKFLOW)
                 if the_start_reached_the_service

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import textwrap
 import time
 import uuid
@@ -278,7 +279,7 @@ def e2e(deployment: Deployment) -> Iterator[Deployment]:
 def record_key(dag_id: str, run_id: str) -> str:
     """The Variable key under which the operator records the job a try of TASK_ID started."""
     ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=TASK_ID, map_index=-1)
-    return StartedJobRecord.for_task({"ti": ti}).key  # type: ignore[arg-type]
+    return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
 
 
 def xcom_value(stack: AirflowStack, dag_id: str, run_id: str, key: str = "return_value") -> object:
