@@ -164,6 +164,8 @@ MATCHING = JobKind(
     reports_job_type=False,
 )
 JOB_KINDS: tuple[JobKind, ...] = (ID_MAPPING, MATCHING)
+KIND_BY_KEY: dict[str, JobKind] = {kind.key: kind for kind in JOB_KINDS}
+"""Each kind by its :attr:`JobKind.key`, the name the operators and sensors give theirs by."""
 
 
 def _json_safe(value: Any) -> Any:
