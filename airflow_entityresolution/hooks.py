@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
+from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
-from airflow_entityresolution import validation
-from airflow_entityresolution.errors import EntityResolutionRequestError, translated_errors
-from airflow_entityresolution.jobs import (
-    ID_MAPPING,
-    MATCHING,
-    JobDescription,
-    JobKind,
-    JobState,
-    JobSummary,
-    PollSchedule,
-    TaskLog,
-    job_description,
-)
+from airflow_entityresolution.lazy import LazyModule
 
 if TYPE_CHECKING:
     # Dev-only stubs: nothing imports them at run time.
@@ -42,10 +29,20 @@ if TYPE_CHECKING:
         StartMatchingJobOutputTypeDef,
     )
 
+    from airflow_entityresolution import clients, errors, jobs, validation
+    from airflow_entityresolution.jobs import JobKind, JobState, PollSchedule, TaskLog
+    from airflow_entityresolution.shapes import JobDescription, JobSummary
+
     GetJobOutput: TypeAlias = GetIdMappingJobOutputTypeDef | GetMatchingJobOutputTypeDef
     StartJobOutput: TypeAlias = StartIdMappingJobOutputTypeDef | StartMatchingJobOutputTypeDef
     ListJobsOutput: TypeAlias = ListIdMappingJobsOutputTypeDef | ListMatchingJobsOutputTypeDef
     ListJobsMethod: TypeAlias = Literal["list_id_mapping_jobs", "list_matching_jobs"]
+else:
+    # Imported when a method first needs them, not when a DAG file imports the hook (DAG-parse cost).
+    clients = LazyModule("airflow_entityresolution.clients")
+    errors = LazyModule("airflow_entityresolution.errors")
+    jobs = LazyModule("airflow_entityresolution.jobs")
+    validation = LazyModule("airflow_entityresolution.validation")
 
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "adaptive", "max_attempts": 10}
 """botocore's retry settings unless the user's ``botocore_config`` or connection sets ``retries``.
@@ -66,65 +63,6 @@ def botocore_version() -> str:
 
     version: str = __version__
     return version
-
-
-@dataclass
-class _Lease:
-    # Set as soon as the lease is made, by the wait that makes it.
-    opening: asyncio.Future[AsyncEntityResolutionClient] = field(init=False)
-    context: AbstractAsyncContextManager[AsyncEntityResolutionClient] | None = None
-    users: int = 0
-
-
-class _SharedAsyncClients:
-    """
-    aiobotocore clients shared by every wait in one event loop that uses the same connection settings.
-
-    A triggerer runs hundreds of waits in one loop; one client each would cost one
-    connection pool each. The last wait to release a client closes it.
-    """
-
-    def __init__(self) -> None:
-        self._leases: dict[Hashable, _Lease] = {}
-
-    @asynccontextmanager
-    async def lease(self, hook: EntityResolutionHook) -> AsyncIterator[AsyncEntityResolutionClient]:
-        key = (id(asyncio.get_running_loop()), *hook.client_key)
-        lease = self._leases.get(key)
-        if lease is None:
-            lease = self._leases[key] = _Lease()
-            lease.opening = asyncio.ensure_future(self._open(lease, hook))
-        lease.users += 1
-        try:
-            # Shielded: a wait cancelled while the client opens must not cancel the opening for the others.
-            yield await asyncio.shield(lease.opening)
-        finally:
-            lease.users -= 1
-            if lease.users == 0:
-                del self._leases[key]
-                await self._close(lease)
-
-    @staticmethod
-    async def _open(lease: _Lease, hook: EntityResolutionHook) -> AsyncEntityResolutionClient:
-        # The Amazon provider leaves get_async_conn unannotated: it returns aiobotocore's client context.
-        context: AbstractAsyncContextManager[AsyncEntityResolutionClient]
-        context = await hook.get_async_conn()  # type: ignore[no-untyped-call]
-        client = await context.__aenter__()
-        lease.context = context
-        return client
-
-    @staticmethod
-    async def _close(lease: _Lease) -> None:
-        if not lease.opening.done():
-            await asyncio.wait([lease.opening])
-        if lease.context is not None:
-            await lease.context.__aexit__(None, None, None)
-
-    def __len__(self) -> int:
-        return len(self._leases)
-
-
-shared_async_clients = _SharedAsyncClients()
 
 
 class EntityResolutionHook(AwsBaseHook):
@@ -173,15 +111,15 @@ class EntityResolutionHook(AwsBaseHook):
         """Return the Get*Job response of ``kind`` as plain JSON, without ``ResponseMetadata``."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
-        with translated_errors(kind.get_operation, workflow_name, job_id):
+        with errors.translated_errors(kind.get_operation, workflow_name, job_id):
             response: GetJobOutput = _call(self.conn, kind.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
-        return job_description(response)
+        return jobs.job_description(response)
 
     def describe_job(self, kind: JobKind, workflow_name: str, job_id: str) -> JobState:
         """Fetch a job and wrap it in a :class:`~airflow_entityresolution.jobs.JobState`."""
-        return JobState(kind, workflow_name, job_id, self.get_job(kind, workflow_name, job_id))
+        return jobs.JobState(kind, workflow_name, job_id, self.get_job(kind, workflow_name, job_id))
 
     def wait_for_job(
         self,
@@ -199,7 +137,7 @@ class EntityResolutionHook(AwsBaseHook):
         Raises :class:`~airflow_entityresolution.errors.EntityResolutionWaitTimeoutError`
         when ``waiter_max_attempts`` polls pass without a terminal status.
         """
-        schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        schedule = jobs.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log
         state = None
         for delay in schedule:
@@ -216,7 +154,7 @@ class EntityResolutionHook(AwsBaseHook):
         while True:
             try:
                 return self.describe_job(kind, workflow_name, job_id)
-            except EntityResolutionRequestError as error:
+            except errors.EntityResolutionRequestError as error:
                 time.sleep(schedule.missed(error, log))
 
     def get_id_mapping_job(self, workflow_name: str, job_id: str) -> JobDescription:
@@ -228,7 +166,7 @@ class EntityResolutionHook(AwsBaseHook):
         :param workflow_name: the ID mapping workflow's name or ARN.
         :param job_id: the job's ID.
         """
-        return self.get_job(ID_MAPPING, workflow_name, job_id)
+        return self.get_job(jobs.ID_MAPPING, workflow_name, job_id)
 
     def get_matching_job(self, workflow_name: str, job_id: str) -> JobDescription:
         """
@@ -239,7 +177,7 @@ class EntityResolutionHook(AwsBaseHook):
         :param workflow_name: the matching workflow's name (matching workflows have no ARN form).
         :param job_id: the job's ID.
         """
-        return self.get_job(MATCHING, workflow_name, job_id)
+        return self.get_job(jobs.MATCHING, workflow_name, job_id)
 
     def check_start_request(self, kind: JobKind, request: dict[str, Any]) -> None:
         """
@@ -275,7 +213,7 @@ class EntityResolutionHook(AwsBaseHook):
         """
         kind.check_workflow_name(workflow_name, "workflow_name")
         self.check_start_request(kind, request or {})
-        with translated_errors(kind.start_operation, workflow_name):
+        with errors.translated_errors(kind.start_operation, workflow_name):
             response: StartJobOutput = _call(self._start_client, kind.start_operation)(
                 workflowName=workflow_name, **(request or {})
             )
@@ -309,7 +247,7 @@ class EntityResolutionHook(AwsBaseHook):
             ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::...:role/name"}]``.
         """
         return self.start_job(
-            ID_MAPPING, workflow_name, self.id_mapping_start_request(job_type, output_source_config)
+            jobs.ID_MAPPING, workflow_name, self.id_mapping_start_request(job_type, output_source_config)
         )
 
     def start_matching_job(self, workflow_name: str) -> str:
@@ -318,7 +256,7 @@ class EntityResolutionHook(AwsBaseHook):
 
         :param workflow_name: the matching workflow's name.
         """
-        return self.start_job(MATCHING, workflow_name)
+        return self.start_job(jobs.MATCHING, workflow_name)
 
     @cached_property
     def _start_client(self) -> EntityResolutionClient:
@@ -341,9 +279,9 @@ class EntityResolutionHook(AwsBaseHook):
         kind.check_workflow_name(workflow_name, "workflow_name")
         # The name comes from the JobKind table, so the stubs' overloads cannot see which one it is.
         paginator = self.conn.get_paginator(cast("ListJobsMethod", _method(kind.list_operation)))
-        with translated_errors(kind.list_operation, workflow_name):
+        with errors.translated_errors(kind.list_operation, workflow_name):
             pages = list(paginator.paginate(workflowName=workflow_name))
-        return [job_description(job) for page in pages for job in page.get("jobs", [])]
+        return [jobs.job_description(job) for page in pages for job in page.get("jobs", [])]
 
     def list_id_mapping_jobs(self, workflow_name: str) -> list[JobSummary]:
         """
@@ -351,7 +289,7 @@ class EntityResolutionHook(AwsBaseHook):
 
         :param workflow_name: the ID mapping workflow's name or ARN.
         """
-        return self.list_jobs(ID_MAPPING, workflow_name)
+        return self.list_jobs(jobs.ID_MAPPING, workflow_name)
 
     def list_matching_jobs(self, workflow_name: str) -> list[JobSummary]:
         """
@@ -359,26 +297,26 @@ class EntityResolutionHook(AwsBaseHook):
 
         :param workflow_name: the matching workflow's name.
         """
-        return self.list_jobs(MATCHING, workflow_name)
+        return self.list_jobs(jobs.MATCHING, workflow_name)
 
     def newest_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's most recently started job, if it has any."""
         kind.check_workflow_name(workflow_name, "workflow_name")
-        with translated_errors(kind.list_operation, workflow_name):
+        with errors.translated_errors(kind.list_operation, workflow_name):
             response: ListJobsOutput = _call(self.conn, kind.list_operation)(
                 workflowName=workflow_name, maxResults=1
             )
-        jobs = response.get("jobs", [])
-        return job_description(jobs[0]) if jobs else None
+        found = response.get("jobs", [])
+        return jobs.job_description(found[0]) if found else None
 
     def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's newest job that has not ended, if any."""
         kind.check_workflow_name(workflow_name, "workflow_name")
-        with translated_errors(kind.list_operation, workflow_name):
+        with errors.translated_errors(kind.list_operation, workflow_name):
             response: ListJobsOutput = _call(self.conn, kind.list_operation)(workflowName=workflow_name)
         for summary in response.get("jobs", []):
-            described = job_description(summary)
-            if not JobState(kind, workflow_name, described["jobId"], described).is_terminal:
+            described = jobs.job_description(summary)
+            if not jobs.JobState(kind, workflow_name, described["jobId"], described).is_terminal:
                 return described
         return None
 
@@ -390,7 +328,7 @@ class EntityResolutionHook(AwsBaseHook):
 
         Use as ``async with hook.shared_async_client() as client``; the last lease closes it.
         """
-        return shared_async_clients.lease(self)
+        return clients.shared_async_clients.lease(self)
 
     async def async_describe_job(
         self, client: AsyncEntityResolutionClient, kind: JobKind, workflow_name: str, job_id: str
@@ -398,11 +336,11 @@ class EntityResolutionHook(AwsBaseHook):
         """Fetch a job through an aiobotocore ``client`` and wrap it in a ``JobState``."""
         kind.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
-        with translated_errors(kind.get_operation, workflow_name, job_id):
+        with errors.translated_errors(kind.get_operation, workflow_name, job_id):
             response: GetJobOutput = await _call(client, kind.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
-        return JobState(kind, workflow_name, job_id, job_description(response))
+        return jobs.JobState(kind, workflow_name, job_id, jobs.job_description(response))
 
     async def async_wait_for_job(
         self,
@@ -415,7 +353,7 @@ class EntityResolutionHook(AwsBaseHook):
         log: TaskLog | None = None,
     ) -> JobState:
         """The asynchronous twin of :meth:`wait_for_job`, on the shared client."""
-        schedule = PollSchedule(waiter_delay, waiter_max_attempts)
+        schedule = jobs.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log
         state = None
         async with self.shared_async_client() as client:
@@ -439,7 +377,7 @@ class EntityResolutionHook(AwsBaseHook):
         while True:
             try:
                 return await self.async_describe_job(client, kind, workflow_name, job_id)
-            except EntityResolutionRequestError as error:
+            except errors.EntityResolutionRequestError as error:
                 await asyncio.sleep(schedule.missed(error, log))
 
 

@@ -5,6 +5,9 @@ The hook, the trigger, the sensor and the operator all read a job through
 :class:`JobState` and carry it across process boundaries through
 :func:`event_from_state`, :func:`event_from_error` and :func:`state_from_event`.
 None of them keeps its own list of statuses.
+
+The typed dictionaries of the API's answers are defined in :mod:`airflow_entityresolution.shapes`
+and can be imported from here too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, Protocol, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow_entityresolution import validation
 from airflow_entityresolution.errors import (
@@ -27,6 +30,16 @@ from airflow_entityresolution.errors import (
     EntityResolutionWaitTimeoutError,
     ErrorKind,
 )
+
+if TYPE_CHECKING:
+    # Re-exported for type checkers; at run time __getattr__ below serves them.
+    from airflow_entityresolution.shapes import ErrorDetails as ErrorDetails
+    from airflow_entityresolution.shapes import JobDescription as JobDescription
+    from airflow_entityresolution.shapes import JobEvent as JobEvent
+    from airflow_entityresolution.shapes import JobMetrics as JobMetrics
+    from airflow_entityresolution.shapes import JobSummary as JobSummary
+    from airflow_entityresolution.shapes import Outcome as Outcome
+    from airflow_entityresolution.shapes import OutputSource as OutputSource
 
 JOB_DESCRIPTION_XCOM_KEY = "job_description"
 """The XCom key of a job's final description (status, metrics, times, output), pushed by the operators."""
@@ -57,94 +70,6 @@ class TaskLog(Protocol):
     def info(self, msg: Any, /, *args: Any) -> object: ...
 
     def warning(self, msg: Any, /, *args: Any) -> object: ...
-
-
-class JobMetrics(TypedDict, total=False):
-    """
-    A job's ``metrics``: the members of the API's ``IdMappingJobMetrics`` and ``JobMetrics``.
-
-    The service sends only the members it has figures for; while a job runs, often only ``inputRecords``.
-    """
-
-    inputRecords: int
-    totalRecordsProcessed: int
-    recordsNotProcessed: int
-    deleteRecordsProcessed: int
-    # Matching jobs only.
-    matchIDs: int
-    # ID mapping jobs only.
-    totalMappedRecords: int
-    totalMappedSourceRecords: int
-    totalMappedTargetRecords: int
-    uniqueRecordsLoaded: int
-    newMappedRecords: int
-    newMappedSourceRecords: int
-    newMappedTargetRecords: int
-    newUniqueRecordsLoaded: int
-    mappedRecordsRemoved: int
-    mappedSourceRecordsRemoved: int
-    mappedTargetRecordsRemoved: int
-
-
-class ErrorDetails(TypedDict, total=False):
-    """A FAILED job's ``errorDetails``."""
-
-    errorMessage: str
-
-
-class OutputSource(TypedDict):
-    """One entry of a job's ``outputSourceConfig``."""
-
-    outputS3Path: str
-    roleArn: str
-    KMSArn: NotRequired[str]
-
-
-class JobSummary(TypedDict):
-    """
-    One job of a List*Jobs answer, as plain JSON: timestamps are ISO-8601 strings.
-
-    ``status`` is a :class:`JobStatus` value, or a status the API may add later.
-    """
-
-    jobId: str
-    status: str
-    startTime: str
-    endTime: NotRequired[str]
-
-
-class JobDescription(JobSummary, total=False):
-    """
-    A Get*Job answer as plain JSON (see :func:`job_description`): timestamps are ISO-8601
-    strings and ``ResponseMetadata`` is left out, so it can go to XCom as it is.
-    """
-
-    metrics: JobMetrics
-    errorDetails: ErrorDetails
-    outputSourceConfig: list[OutputSource]
-    # ID mapping jobs only: BATCH, INCREMENTAL or DELETE_ONLY.
-    jobType: str
-
-
-Outcome = Literal["succeeded", "failed", "timeout", "error"]
-
-
-class JobEvent(TypedDict):
-    """
-    The payload of the event a trigger sends the task it resumes (see :func:`event_from_state`).
-
-    ``status`` follows the Amazon provider's triggers: ``"success"`` when the job SUCCEEDED,
-    ``"error"`` otherwise, so code written against them reads these events too. ``outcome``
-    tells the other endings apart.
-    """
-
-    status: Literal["success", "error"]
-    outcome: Outcome
-    kind: str
-    workflow_name: str
-    job_id: str
-    job: JobDescription | None
-    message: str | None
 
 
 class Verb(enum.StrEnum):
@@ -239,6 +164,8 @@ MATCHING = JobKind(
     reports_job_type=False,
 )
 JOB_KINDS: tuple[JobKind, ...] = (ID_MAPPING, MATCHING)
+KIND_BY_KEY: dict[str, JobKind] = {kind.key: kind for kind in JOB_KINDS}
+"""Each kind by its :attr:`JobKind.key`, the name the operators and sensors give theirs by."""
 
 
 def _json_safe(value: Any) -> Any:
@@ -256,7 +183,7 @@ def job_description(response: Mapping[str, Any]) -> JobDescription:
     """Return a Get*Job response, or a List*Jobs summary, as plain JSON, without ``ResponseMetadata``."""
     # The stubs' output shapes, but for the timestamps that _json_safe turns into strings.
     return cast(
-        JobDescription,
+        "JobDescription",
         _json_safe({key: value for key, value in response.items() if key != "ResponseMetadata"}),
     )
 
@@ -518,5 +445,19 @@ def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState
     if event["outcome"] == "error":
         raise EntityResolutionError(event["message"])
     # The payload crossed a process boundary as JSON; event_from_state wrote it from a JobDescription.
-    description = cast(JobDescription, dict(event["job"]))
+    description = cast("JobDescription", dict(event["job"]))
     return JobState(kind, event["workflow_name"], event["job_id"], description)
+
+
+_SHAPES = frozenset(
+    {"JobMetrics", "ErrorDetails", "OutputSource", "JobSummary", "JobDescription", "JobEvent", "Outcome"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Serve the typed dictionaries of :mod:`airflow_entityresolution.shapes` by their names here too."""
+    if name in _SHAPES:
+        from airflow_entityresolution import shapes
+
+        return getattr(shapes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,17 @@ from urllib.parse import quote
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
 
 from airflow_entityresolution.compat import push_xcom
-from airflow_entityresolution.jobs import JobKind
-from airflow_entityresolution.validation import workflow_arn_parts
+from airflow_entityresolution.lazy import LazyModule
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+    from airflow_entityresolution import validation
     from airflow_entityresolution.compat import Context
+    from airflow_entityresolution.jobs import JobKind
+else:
+    # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
+    validation = LazyModule("airflow_entityresolution.validation")
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class EntityResolutionJobLink(BaseAwsLink):
         cls, *, kind: JobKind, workflow_name: str, job_id: str, region_name: str, aws_partition: str
     ) -> dict[str, Any]:
         """What :meth:`get_link` formats the link from, as it is stored in XCom."""
-        arn = workflow_arn_parts(workflow_name)
+        arn = validation.workflow_arn_parts(workflow_name)
         if arn is not None:
             region_name, aws_partition, workflow_name = arn["region"], arn["partition"], arn["name"]
         return {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
@@ -11,34 +10,23 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_entityresolution import validation
-from airflow_entityresolution.compat import Asset, Variable, conf, push_xcom, task_instance
-from airflow_entityresolution.errors import (
-    EntityResolutionRequestError,
-    EntityResolutionWorkflowBusyError,
-    ErrorKind,
-)
+from airflow_entityresolution.compat import Asset, conf, push_xcom
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import (
-    ID_MAPPING,
-    JOB_DESCRIPTION_XCOM_KEY,
-    MATCHING,
-    METRICS_XCOM_KEY,
-    JobKind,
-    JobState,
-    MetricsGate,
-    TaskLog,
-    state_from_event,
-)
+from airflow_entityresolution.lazy import LazyModule
 from airflow_entityresolution.links import EntityResolutionJobLink
-from airflow_entityresolution.triggers import (
-    EntityResolutionIdMappingJobCompletedTrigger,
-    EntityResolutionJobCompletedTrigger,
-    EntityResolutionMatchingJobCompletedTrigger,
-)
+from airflow_entityresolution.tasks import JobTask
 
 if TYPE_CHECKING:
+    from airflow_entityresolution import errors, jobs, records, validation
     from airflow_entityresolution.compat import Context
+    from airflow_entityresolution.jobs import JobState
+    from airflow_entityresolution.records import StartedJobRecord
+else:
+    # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
+    errors = LazyModule("airflow_entityresolution.errors")
+    jobs = LazyModule("airflow_entityresolution.jobs")
+    records = LazyModule("airflow_entityresolution.records")
+    validation = LazyModule("airflow_entityresolution.validation")
 
 START_CLOCK_SKEW_SECONDS = 5
 """How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
@@ -47,98 +35,12 @@ WhenBusy = Literal["wait", "fail"]
 WHEN_BUSY_CHOICES: tuple[str, ...] = get_args(WhenBusy)
 
 
-class StartedJobRecord:
-    """
-    The job an earlier try of a task started, kept in an Airflow Variable until the task finishes.
-
-    A try can die after its start returned: its worker is killed, or the task is cleared
-    while deferred. The next try must wait for that job rather than start another, because
-    the account runs one job at a time. XComs cannot carry the job ID across tries (Airflow
-    clears a task's XComs when a new try starts), so the record lives in a Variable keyed by
-    the task instance, and is deleted once the job's outcome is known.
-
-    A try can also die while its start is in flight, before it learns the job's ID. So the
-    record is first written before the start, with the moment it was sent; the next try then
-    takes the workflow's newest job if it started after that moment.
-
-    Outside a running task (``execute()`` called directly, as unit tests do) there is no
-    task instance to key a record by, or no Variable store to keep it in: the record then
-    keeps nothing, and says so once.
-
-    :param key: the Variable's key, or ``None`` for a record that keeps nothing.
-    :param log: where the one warning of a record that keeps nothing goes.
-    """
-
-    PREFIX = "entityresolution-started-job-"
-
-    def __init__(self, key: str | None, log: TaskLog) -> None:
-        self.key = key
-        self.log = log
-        if key is None:
-            self._keep_nothing("the context holds no task instance")
-
-    @classmethod
-    def for_task(cls, context: Context, log: TaskLog) -> StartedJobRecord:
-        ti = task_instance(context)
-        if ti is None:
-            return cls(None, log)
-        identity = "\x1f".join(map(str, (ti.dag_id, ti.run_id, ti.task_id, ti.map_index)))
-        return cls(cls.PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40], log)
-
-    def _keep_nothing(self, why: str) -> None:
-        self.key = None
-        self.log.warning(
-            "execute() runs outside a running Airflow task (%s): the job is started without the "
-            "start-once record, so a retry of this call could start a second job",
-            why,
-        )
-
-    def load(self) -> dict[str, Any] | None:
-        if self.key is None:
-            return None
-        try:
-            # Positional: Airflow 3's Task SDK calls the parameter default, Airflow 2's default_var.
-            record: dict[str, Any] | None = Variable.get(self.key, None, deserialize_json=True)
-        except ImportError as error:
-            # Airflow 3.0's Task SDK reaches Variables through the task runner, which only a task has.
-            self._keep_nothing(f"Airflow's Variables are out of reach: {error}")
-            return None
-        return record
-
-    def save_intent(
-        self, context: Context, workflow_name: str, requested_at: float, answer_due_by: float
-    ) -> None:
-        """Record that a start goes out at ``requested_at``, its answer due by ``answer_due_by`` (epoch)."""
-        intent = {"job_id": None, "requested_at": requested_at, "answer_due_by": answer_due_by}
-        self._write(context, {"workflow_name": workflow_name, **intent})
-
-    def save(self, context: Context, workflow_name: str, job_id: str) -> None:
-        """Record the job the start began."""
-        self._write(context, {"workflow_name": workflow_name, "job_id": job_id})
-
-    def _write(self, context: Context, value: dict[str, Any]) -> None:
-        if self.key is None:
-            return
-        ti = context["ti"]
-        value["task"] = f"{ti.dag_id}.{ti.task_id}/{ti.run_id}"
-        Variable.set(
-            self.key,
-            value,
-            description="Entity Resolution job started by this task; removed when the task finishes.",
-            serialize_json=True,
-        )
-
-    def clear(self) -> None:
-        if self.key is not None and self.load() is not None:
-            Variable.delete(self.key)
-
-
-class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
+class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolutionHook]):
     """
     Start an Entity Resolution job and, by default, wait for it to end.
 
-    Subclasses name the kind of job in :attr:`kind`, its trigger in :attr:`trigger_class`,
-    and the members of its start request in :meth:`start_request`.
+    Subclasses name the kind of job in :attr:`~airflow_entityresolution.tasks.JobTask.kind_key`,
+    which picks their trigger, and the members of its start request in :meth:`start_request`.
 
     The return value (XCom) is the job ID. Once the job ends, its final description
     (status, metrics, times, output) is pushed to XCom under ``job_description`` and its
@@ -147,8 +49,8 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
 
     A job is never started twice for one task instance: if an earlier try started a job
     and died before its outcome was known, the next try waits for that job instead (see
-    :class:`StartedJobRecord`). The account runs one job at a time; ``when_busy`` says what
-    a start that the service refuses as busy does.
+    :class:`~airflow_entityresolution.records.StartedJobRecord`). The account runs one job
+    at a time; ``when_busy`` says what a start that the service refuses as busy does.
 
     :param workflow_name: the workflow's name. (templated)
     :param wait_for_completion: Wait for the job to end. If ``False`` the task ends once
@@ -181,8 +83,6 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     aws_hook_class = EntityResolutionHook
     template_fields: Sequence[str] = aws_template_fields("workflow_name")
     operator_extra_links = (EntityResolutionJobLink(),)
-    kind: ClassVar[JobKind]
-    trigger_class: ClassVar[type[EntityResolutionJobCompletedTrigger]]
 
     def __init__(
         self,
@@ -203,7 +103,9 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.when_busy = when_busy
-        self.gate = MetricsGate(max_records_not_processed)
+        if max_records_not_processed is not None:  # Without a limit there is nothing to check, or import.
+            validation.check_max_records_not_processed(max_records_not_processed)
+        self.max_records_not_processed = max_records_not_processed
         self.deferrable = deferrable
         self.output_asset = self._declare_output_asset(output_asset)
 
@@ -248,7 +150,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
     def execute_when_free(self, context: Context, event: Any = None, busy_tries: int = 0) -> str:
         """Start the job (or take over the one an earlier try started), then wait as configured."""
         self.check_inputs()
-        record = StartedJobRecord.for_task(context, self.log)
+        record = records.StartedJobRecord.for_task(context, self.log)
         earlier = self._earlier_try_job(context, record)
         job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
         EntityResolutionJobLink.store(
@@ -260,9 +162,10 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
             record.clear()
             return job_id
         if self.deferrable:
+            trigger = self.trigger_class()
             self.defer(
-                trigger=self.trigger_class(
-                    **self.trigger_class.kwargs_for(
+                trigger=trigger(
+                    **trigger.kwargs_for(
                         self,
                         job_id=job_id,
                         waiter_delay=self.waiter_delay,
@@ -284,9 +187,9 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         return self._finish(context, record, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        state = state_from_event(self.kind, event)
+        state = jobs.state_from_event(self.kind, event)
         state.log(self.log)
-        return self._finish(context, StartedJobRecord.for_task(context, self.log), state)
+        return self._finish(context, records.StartedJobRecord.for_task(context, self.log), state)
 
     def _earlier_try_job(self, context: Context, record: StartedJobRecord) -> JobState | None:
         """The job an earlier try started, if it is still running or ended SUCCEEDED."""
@@ -324,7 +227,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
                 record.save_intent(context, self.workflow_name, requested_at, answer_due_by)
             try:
                 job_id = self.send_start()
-            except EntityResolutionRequestError as error:
+            except errors.EntityResolutionRequestError as error:
                 if error.may_have_taken_effect and lost is None:
                     lost = (requested_at, time.time())
                 # After a lost answer, even a busy refusal may be about the job that answer started.
@@ -333,7 +236,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
                     if lost is None:
                         # Refused, so nothing started: a job that starts while this task waits is another's.
                         record.clear()
-                    if error.kind is ErrorKind.PERMANENT:
+                    if error.kind is errors.ErrorKind.PERMANENT:
                         raise
                     busy_tries += 1
                     self._fail_or_log_refused_start(error, busy_tries)
@@ -366,7 +269,7 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         """
         try:
             newest = self.hook.newest_job(self.kind, self.workflow_name)
-        except EntityResolutionRequestError:
+        except errors.EntityResolutionRequestError:
             return None
         if newest is None:
             return None
@@ -376,20 +279,20 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         self.log.info("The start's answer was lost, but it started job %s: taking it", newest["jobId"])
         return newest["jobId"]
 
-    def _fail_or_log_refused_start(self, error: EntityResolutionRequestError, busy_tries: int) -> None:
+    def _fail_or_log_refused_start(self, error: errors.EntityResolutionRequestError, busy_tries: int) -> None:
         """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
-        if error.kind is ErrorKind.TRANSIENT:
+        if error.kind is errors.ErrorKind.TRANSIENT:
             if busy_tries >= self.waiter_max_attempts:
                 raise error
             self.log.warning("%s; no job was started: trying again in %gs", error, self.waiter_delay)
             return
         try:
             running = self.hook.find_unfinished_job(self.kind, self.workflow_name)
-        except EntityResolutionRequestError as listing:
+        except errors.EntityResolutionRequestError as listing:
             # Naming the running job is a courtesy: a role that may not list jobs still waits or fails.
             self.log.warning("Could not list the workflow's jobs to name the running one: %s", listing)
             running = None
-        busy = EntityResolutionWorkflowBusyError(
+        busy = errors.EntityResolutionWorkflowBusyError(
             workflow_name=self.workflow_name, running_job=running, cause=error, tries=busy_tries
         )
         if self.when_busy == "fail" or busy_tries >= self.waiter_max_attempts:
@@ -406,8 +309,8 @@ class EntityResolutionStartJobOperator(AwsBaseOperator[EntityResolutionHook]):
         )
 
     def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
-        push_xcom(context, JOB_DESCRIPTION_XCOM_KEY, state.description)
-        push_xcom(context, METRICS_XCOM_KEY, state.metrics)
+        push_xcom(context, jobs.JOB_DESCRIPTION_XCOM_KEY, state.description)
+        push_xcom(context, jobs.METRICS_XCOM_KEY, state.metrics)
         record.clear()
         state.raise_if_rejected(self.gate)
         if self.output_asset is not None and "outlet_events" in context:
@@ -441,8 +344,7 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
         )
     """
 
-    kind = ID_MAPPING
-    trigger_class = EntityResolutionIdMappingJobCompletedTrigger
+    kind_key = "id_mapping"
     template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_type", "output_source_config")
     template_fields_renderers: ClassVar[dict[str, str]] = {"output_source_config": "json"}
 
@@ -490,5 +392,4 @@ class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator)
         )
     """
 
-    kind = MATCHING
-    trigger_class = EntityResolutionMatchingJobCompletedTrigger
+    kind_key = "matching"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -19,39 +19,29 @@ from airflow_entityresolution.compat import (
     conf,
     push_xcom,
 )
-from airflow_entityresolution.errors import (
-    EntityResolutionRequestError,
-    EntityResolutionWaitTimeoutError,
-    ErrorKind,
-)
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import (
-    ID_MAPPING,
-    MATCHING,
-    METRICS_XCOM_KEY,
-    JobDescription,
-    JobKind,
-    JobState,
-    MetricsGate,
-    PollSchedule,
-    state_from_event,
-)
+from airflow_entityresolution.lazy import LazyModule
 from airflow_entityresolution.links import EntityResolutionJobLink
-from airflow_entityresolution.triggers import (
-    EntityResolutionIdMappingJobCompletedTrigger,
-    EntityResolutionJobCompletedTrigger,
-    EntityResolutionMatchingJobCompletedTrigger,
-)
-from airflow_entityresolution.validation import check_job_id, refuse_rendered_none
+from airflow_entityresolution.tasks import JobTask
 
 if TYPE_CHECKING:
+    from airflow_entityresolution import errors, jobs, validation
     from airflow_entityresolution.compat import Context
+    from airflow_entityresolution.jobs import JobState
+    from airflow_entityresolution.shapes import JobDescription
+else:
+    # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
+    errors = LazyModule("airflow_entityresolution.errors")
+    jobs = LazyModule("airflow_entityresolution.jobs")
+    validation = LazyModule("airflow_entityresolution.validation")
 
-class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
+
+class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolutionHook]):
     """
     Wait until a job is SUCCEEDED; fail the task, with the service's reason, if it ends FAILED.
 
-    Subclasses name the kind of job in :attr:`kind` and its trigger in :attr:`trigger_class`.
+    Subclasses name the kind of job in :attr:`~airflow_entityresolution.tasks.JobTask.kind_key`,
+    which picks their trigger.
     On success the sensor's return value (XCom) is the final job description, with
     timestamps as ISO-8601 strings, and the job's final metrics are pushed under the
     XCom key ``metrics``.
@@ -78,8 +68,6 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
     aws_hook_class = EntityResolutionHook
     template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_id")
     operator_extra_links = (EntityResolutionJobLink(),)
-    kind: ClassVar[JobKind]
-    trigger_class: ClassVar[type[EntityResolutionJobCompletedTrigger]]
 
     def __init__(
         self,
@@ -94,7 +82,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         super().__init__(**kwargs)
         self.workflow_name = workflow_name
         self.job_id = job_id
-        self.gate = MetricsGate(max_records_not_processed)
+        if max_records_not_processed is not None:  # Without a limit there is nothing to check, or import.
+            validation.check_max_records_not_processed(max_records_not_processed)
+        self.max_records_not_processed = max_records_not_processed
         self.deferrable = deferrable or start_from_trigger
         self.start_from_trigger_requested = start_from_trigger
         if start_from_trigger and TRIGGERER_RENDERS_TEMPLATES:
@@ -104,17 +94,18 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             self.start_trigger_args = self._start_trigger_args()
 
     def _start_trigger_args(self) -> StartTriggerArgs:
-        kwargs = self.trigger_class.kwargs_for(
+        trigger = self.trigger_class()
+        kwargs = trigger.kwargs_for(
             self,
             job_id=self.job_id,
             end_task=True,
-            max_records_not_processed=self.gate.max_records_not_processed,
+            max_records_not_processed=self.max_records_not_processed,
             skip_on_timeout=self.soft_fail or getattr(self, "never_fail", False),
             skip_on_failure=getattr(self, "never_fail", False),
             **self._trigger_schedule(),
         )
         return StartTriggerArgs(
-            trigger_cls=f"{self.trigger_class.__module__}.{self.trigger_class.__qualname__}",
+            trigger_cls=f"{trigger.__module__}.{trigger.__qualname__}",
             trigger_kwargs=kwargs,
             next_method="execute_complete",
             next_kwargs=None,
@@ -122,7 +113,7 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         )
 
     def _trigger_schedule(self) -> dict[str, Any]:
-        schedule = PollSchedule.covering(self.timeout, self.poke_interval)
+        schedule = jobs.PollSchedule.covering(self.timeout, self.poke_interval)
         return {"waiter_delay": self.poke_interval, "waiter_max_attempts": schedule.waiter_max_attempts}
 
     def _trigger_timeout(self) -> datetime.timedelta:
@@ -130,9 +121,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         return datetime.timedelta(seconds=self.timeout + max(60, 2 * self.poke_interval))
 
     def _check_inputs(self) -> None:
-        refuse_rendered_none(self.workflow_name, "workflow_name")
+        validation.refuse_rendered_none(self.workflow_name, "workflow_name")
         self.kind.check_workflow_name(self.workflow_name, "workflow_name")
-        check_job_id(self.job_id)
+        validation.check_job_id(self.job_id)
 
     def execute(self, context: Context) -> Any:
         self._check_inputs()
@@ -151,10 +142,9 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             done = self.poke(context)
         if done.is_done:
             return done.xcom_value
+        trigger = self.trigger_class()
         self.defer(
-            trigger=self.trigger_class(
-                **self.trigger_class.kwargs_for(self, job_id=self.job_id, **self._trigger_schedule())
-            ),
+            trigger=trigger(**trigger.kwargs_for(self, job_id=self.job_id, **self._trigger_schedule())),
             method_name="execute_complete",
             timeout=self._trigger_timeout(),
         )
@@ -163,8 +153,8 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
         self._check_inputs()
         try:
             state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
-        except EntityResolutionRequestError as error:
-            if error.kind is not ErrorKind.TRANSIENT:
+        except errors.EntityResolutionRequestError as error:
+            if error.kind is not errors.ErrorKind.TRANSIENT:
                 raise
             # Throttling or an outage that outlasted botocore's retries: the sensor's timeout bounds it.
             self.log.warning("%s. The poke is missed: trying again at the next one", error)
@@ -185,8 +175,8 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> JobDescription:
         with self._skipped_if_never_fail():
             try:
-                state = state_from_event(self.kind, event)
-            except EntityResolutionWaitTimeoutError as timeout:
+                state = jobs.state_from_event(self.kind, event)
+            except errors.EntityResolutionWaitTimeoutError as timeout:
                 # As in poke mode, so that soft_fail applies to a deferred timeout too.
                 raise AirflowSensorTimeout(str(timeout)) from None
             state.log(self.log)
@@ -205,7 +195,7 @@ class EntityResolutionJobCompletedSensor(AwsBaseSensor[EntityResolutionHook]):
             raise AirflowSkipException(f"never_fail is set: {error}") from None
 
     def _finish(self, context: Context, state: JobState) -> JobDescription:
-        push_xcom(context, METRICS_XCOM_KEY, state.metrics)
+        push_xcom(context, jobs.METRICS_XCOM_KEY, state.metrics)
         state.raise_if_rejected(self.gate)
         return state.description
 
@@ -233,8 +223,7 @@ class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSe
         )
     """
 
-    kind = ID_MAPPING
-    trigger_class = EntityResolutionIdMappingJobCompletedTrigger
+    kind_key = "id_mapping"
 
 
 class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSensor):
@@ -254,5 +243,4 @@ class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSen
         )
     """
 
-    kind = MATCHING
-    trigger_class = EntityResolutionMatchingJobCompletedTrigger
+    kind_key = "matching"

@@ -240,3 +240,10 @@ class EntityResolutionMatchingJobCompletedTrigger(EntityResolutionJobCompletedTr
     """
 
     kind = MATCHING
+
+
+TRIGGERS: dict[str, type[EntityResolutionJobCompletedTrigger]] = {
+    trigger.kind.key: trigger
+    for trigger in (EntityResolutionIdMappingJobCompletedTrigger, EntityResolutionMatchingJobCompletedTrigger)
+}
+"""The trigger of each kind of job, by its :attr:`~airflow_entityresolution.jobs.JobKind.key`."""

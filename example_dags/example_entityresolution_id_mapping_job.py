@@ -19,8 +19,8 @@ else:  # Airflow 2.11
     from airflow.decorators import task
     from airflow.operators.python import get_current_context
 
-from airflow_entityresolution.jobs import JOB_DESCRIPTION_XCOM_KEY, JobDescription, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
+from airflow_entityresolution.shapes import JobDescription, JobMetrics
 
 with DAG(
     dag_id="example_entityresolution_id_mapping_job",
@@ -46,6 +46,9 @@ with DAG(
 
     @task
     def report(job_id: str) -> JobMetrics:
+        # Imported when the task runs, so that parsing this file does not load it.
+        from airflow_entityresolution.jobs import JOB_DESCRIPTION_XCOM_KEY
+
         ti = get_current_context()["ti"]
         job: JobDescription = ti.xcom_pull(task_ids="map_customer_ids", key=JOB_DESCRIPTION_XCOM_KEY)
         print(f"Job {job_id} ended {job['status']} with metrics {job.get('metrics')}")

@@ -18,9 +18,9 @@ else:  # Airflow 2.11
     from airflow import DAG
     from airflow.decorators import task
 
-from airflow_entityresolution.jobs import JobDescription
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
+from airflow_entityresolution.shapes import JobDescription
 
 with DAG(
     dag_id="example_entityresolution_id_mapping_sensor",

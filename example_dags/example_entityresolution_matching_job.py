@@ -22,8 +22,8 @@ else:  # Airflow 2.11
     from airflow.decorators import task
     from airflow.operators.python import get_current_context
 
-from airflow_entityresolution.jobs import METRICS_XCOM_KEY, JobMetrics
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator
+from airflow_entityresolution.shapes import JobMetrics
 
 MATCHING_OUTPUT = "s3://example-entity-resolution/matching/customer-matching/"
 
@@ -47,6 +47,9 @@ with DAG(
 
     @task
     def report(job_id: str) -> JobMetrics:
+        # Imported when the task runs, so that parsing this file does not load it.
+        from airflow_entityresolution.jobs import METRICS_XCOM_KEY
+
         ti = get_current_context()["ti"]
         metrics: JobMetrics = ti.xcom_pull(task_ids="match_customers", key=METRICS_XCOM_KEY)
         print(

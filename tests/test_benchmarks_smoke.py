@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from conftest import BASE_ACCESS_KEY, role_assuming_connection
 
+from airflow_entityresolution.clients import shared_async_clients
 from airflow_entityresolution.emulator import JobScript
-from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from airflow_entityresolution.clients import shared_async_clients
 from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, JobScript
-from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
 
 WORKFLOW = "cancel-me"

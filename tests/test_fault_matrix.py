@@ -24,10 +24,11 @@ import pytest
 from airflow_sdk import DAG, AirflowSensorTimeout
 from conftest import task_states, xcom_value
 
+from airflow_entityresolution.clients import shared_async_clients
 from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultKind, JobScript
 from airflow_entityresolution.emulator.state import RecordedRequest
 from airflow_entityresolution.errors import EntityResolutionRequestError
-from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
 

@@ -8,13 +8,14 @@ import json
 import pytest
 from conftest import FAILURE_MESSAGE
 
+from airflow_entityresolution.clients import shared_async_clients
 from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
     ErrorKind,
 )
-from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING
 from airflow_entityresolution.validation import InvalidParameterError
 

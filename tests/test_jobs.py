@@ -147,3 +147,20 @@ def test_a_schedule_covering_a_timeout_spans_it_whatever_the_jitter():
 def test_a_missing_or_foreign_event_raises(event):
     with pytest.raises(EntityResolutionError, match="no usable event"):
         state_from_event(ID_MAPPING, event)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["JobMetrics", "ErrorDetails", "OutputSource", "JobSummary", "JobDescription", "JobEvent", "Outcome"],
+)
+def test_the_typed_dictionaries_are_still_served_by_jobs(name):
+    from airflow_entityresolution import jobs, shapes
+
+    assert getattr(jobs, name) is getattr(shapes, name)
+
+
+def test_jobs_has_no_other_lazy_names():
+    from airflow_entityresolution import jobs
+
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchShape'"):
+        jobs.NoSuchShape  # noqa: B018

@@ -19,7 +19,8 @@ from airflow_entityresolution.errors import (
     ErrorKind,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator, StartedJobRecord
+from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
+from airflow_entityresolution.records import StartedJobRecord
 
 WORKFLOW = "customer-id-mapping"
 FAST = {"waiter_delay": 0.2, "waiter_max_attempts": 100, "botocore_config": {"retries": {"max_attempts": 2}}}

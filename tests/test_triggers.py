@@ -7,8 +7,9 @@ import json
 import pytest
 from conftest import FAILURE_MESSAGE
 
+from airflow_entityresolution.clients import shared_async_clients
 from airflow_entityresolution.emulator import Fault, JobScript
-from airflow_entityresolution.hooks import EntityResolutionHook, shared_async_clients
+from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.triggers import EntityResolutionIdMappingJobCompletedTrigger
 
 WORKFLOW = "customer-id-mapping"

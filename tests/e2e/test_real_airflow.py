@@ -31,7 +31,7 @@ from airflow_entityresolution.emulator import (
     JobScript,
     JobSnapshot,
 )
-from airflow_entityresolution.operators import StartedJobRecord
+from airflow_entityresolution.records import StartedJobRecord
 
 from .airflow_processes import TERMINAL_TASK_STATES, AirflowStack, StackError, wait_for
 
