@@ -8,7 +8,11 @@ from airflow.providers.amazon.aws.operators.comprehend import ComprehendStartPii
 from airflow.providers.amazon.aws.sensors.comprehend import (
     ComprehendStartPiiEntitiesDetectionJobCompletedSensor,
 )
-from airflow.providers.common.compat.sdk import DAG
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow.models.dag import DAG
 
 with DAG("bench_comprehend", schedule=None, start_date=datetime.datetime(2026, 1, 1)):
     start = ComprehendStartPiiEntitiesDetectionJobOperator(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.providers.common.compat.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.11
+    from airflow.models.dag import DAG
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor
