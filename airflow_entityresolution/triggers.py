@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Protocol
 
@@ -176,6 +177,15 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
                     waiter_max_attempts=self.waiter_max_attempts,
                     log=self.log,
                 )
+        except asyncio.CancelledError:
+            # The triggerer cancels a wait whose task was cleared, marked or timed out; Airflow before
+            # 3.3 writes nothing of it, and the task's log would end mid-wait without a word.
+            self.log.info(
+                "Stopped waiting for job %s of workflow %r: the triggerer cancelled the wait",
+                self.job_id,
+                self.workflow_name,
+            )
+            raise
         except (EntityResolutionError, InvalidParameterError) as error:
             self.log.error("%s", error)
             if self.end_task:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import AIRFLOW_3, AIRFLOW_VERSION
-from packaging.version import Version
 
 # The stack is Airflow 3's: an api-server with REST API v2, a standalone dag-processor, Task SDK
 # workers, and the LocalExecutor on SQLite, which Airflow 2 refuses.
@@ -16,15 +15,6 @@ AIRFLOW_2_SKIP_REASON = (
     f"the e2e tier drives Airflow 3's processes (api-server, dag-processor, Task SDK workers, "
     f"REST API v2, LocalExecutor on SQLite); Airflow {AIRFLOW_VERSION} has none of them"
 )
-
-# Airflow 3.0 to 3.2 run the stack once the REST calls carry a token, but their processes log and
-# answer differently in places the tier reads (a cancelled trigger's log line, for one): until the
-# tier reads both, it runs on 3.3 and later.
-AIRFLOW_BEFORE_3_3_SKIP_REASON = (
-    f"the e2e tier reads Airflow 3.3's process logs and answers; on Airflow {AIRFLOW_VERSION} "
-    "it does not yet"
-)
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -34,9 +24,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if Version("3.3") <= AIRFLOW_VERSION:
+    if AIRFLOW_3:
         return
-    reason = AIRFLOW_BEFORE_3_3_SKIP_REASON if AIRFLOW_3 else AIRFLOW_2_SKIP_REASON
     for item in items:
         if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.skip(reason=AIRFLOW_2_SKIP_REASON))

@@ -24,6 +24,7 @@ import boto3
 import psutil
 import pytest
 
+from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 from airflow_entityresolution.emulator import (
     EmulatorServer,
     EntityResolutionEmulator,
@@ -276,6 +277,14 @@ def e2e(deployment: Deployment) -> Iterator[Deployment]:
     deployment.clean_up()
 
 
+START_FROM_TRIGGER_SKIP_REASON = (
+    "starting a sensor in the triggerer needs Airflow 3.3, which renders templates there"
+)
+
+# The provider's own line, in every Airflow: 3.0 to 3.2 log nothing when they cancel a trigger.
+CANCELLED_LINE = "the triggerer cancelled the wait"
+
+
 def record_key(dag_id: str, run_id: str) -> str:
     """The Variable key under which the operator records the job a try of TASK_ID started."""
     ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=TASK_ID, map_index=-1)
@@ -473,7 +482,7 @@ def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deploym
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
-    assert "Trigger cancelled by user action" in stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1)
+    assert CANCELLED_LINE in stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1)
     assert xcom_value(stack, spec.dag_id, run_id) == job_id
 
 
@@ -496,7 +505,7 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=30)
     wait_for(
         "the trigger to be cancelled",
-        lambda: "Trigger cancelled by user action" in stack.task_log(spec.dag_id, run_id, TASK_ID),
+        lambda: CANCELLED_LINE in stack.task_log(spec.dag_id, run_id, TASK_ID),
         timeout=30,
     )
     # With no other wait sharing its client, the cancelled wait must close it: no connection stays open.
@@ -559,6 +568,7 @@ def worker_traces(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, ob
 NO_WORKER = {"queued": None, "hostname": None, "pid": None, "worker logs": []}
 
 
+@pytest.mark.skipif(not TRIGGERER_RENDERS_TEMPLATES, reason=START_FROM_TRIGGER_SKIP_REASON)
 @pytest.mark.timeout(240)
 def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_reaches_a_worker(
     e2e: Deployment,
@@ -587,6 +597,7 @@ def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_rea
     assert f"matching job {job_id} of workflow 'e2e-from-triggerer' is SUCCEEDED" in log
 
 
+@pytest.mark.skipif(not TRIGGERER_RENDERS_TEMPLATES, reason=START_FROM_TRIGGER_SKIP_REASON)
 @pytest.mark.timeout(240)
 def test_e_a_failed_job_fails_a_sensor_started_in_the_triggerer_with_the_service_message(
     e2e: Deployment,
