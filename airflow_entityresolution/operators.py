@@ -187,9 +187,22 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         return self._finish(context, record, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        record = records.StartedJobRecord.for_task(context, self.log)
+        # Airflow 3.0 keeps a deferred task's next method and its trigger's event when the task fails
+        # after resuming and is retried (apache/airflow#56704, fixed in 3.1 by apache/airflow#56731):
+        # the retry resumes here with the earlier try's event instead of running execute(). A try
+        # that did not defer itself starts from the beginning, and so takes over the earlier try's job.
+        earlier_try = record.written_by_an_earlier_try(context)
+        if earlier_try is not None:
+            self.log.warning(
+                "Resumed with the event of try %s's deferral, which this Airflow keeps across retries "
+                "(apache/airflow#56704): ignoring it and running this try from the start",
+                earlier_try,
+            )
+            return self.execute(context)
         state = jobs.state_from_event(self.kind, event)
         state.log(self.log)
-        return self._finish(context, records.StartedJobRecord.for_task(context, self.log), state)
+        return self._finish(context, record, state)
 
     def _earlier_try_job(self, context: Context, record: StartedJobRecord) -> JobState | None:
         """The job an earlier try started, if it is still running or ended SUCCEEDED."""
@@ -204,11 +217,12 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
             if job_id is None:
                 self.log.info("An earlier try's start, sent before it died, started no job: starting one")
                 return None
-            record.save(context, self.workflow_name, job_id)
         state = self.hook.describe_job(self.kind, self.workflow_name, job_id)
         if state.failed:
             self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
             return None
+        # The record now names this try, which waits for the job (see execute_complete).
+        record.save(context, self.workflow_name, job_id)
         self.log.info(
             "Job %s that an earlier try started is %s: taking it over instead of starting another",
             state.job_id,

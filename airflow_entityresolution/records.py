@@ -86,12 +86,22 @@ class StartedJobRecord:
             return
         ti = context["ti"]
         value["task"] = f"{ti.dag_id}.{ti.task_id}/{ti.run_id}"
+        value["try_number"] = getattr(ti, "try_number", None)
         Variable.set(
             self.key,
             value,
             description="Entity Resolution job started by this task; removed when the task finishes.",
             serialize_json=True,
         )
+
+    def written_by_an_earlier_try(self, context: Context) -> int | None:
+        """The earlier try that wrote the record, if one did; ``None`` if this try did, or none is kept."""
+        record = self.load()
+        written_by = record.get("try_number") if record else None
+        current = getattr(context["ti"], "try_number", None)
+        if written_by is None or current is None or written_by == current:
+            return None
+        return int(written_by)
 
     def clear(self) -> None:
         if self.key is not None and self.load() is not None:
