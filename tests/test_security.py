@@ -7,7 +7,8 @@ import json
 
 import pytest
 from airflow_sdk import DAG
-from conftest import task_states, xcom_values
+from conftest import AIRFLOW_VERSION, task_states, xcom_values
+from packaging.version import Version
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
@@ -17,6 +18,26 @@ ACCESS_KEY = "AKIAEXAMPLEACCESSKEY7"
 SECRET_KEY = "wJalrXUtnFEMI-secret-key-that-must-not-leak"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE-session-token-that-must-not-leak"
 SECRETS = (SECRET_KEY, SESSION_TOKEN)
+
+
+def without_airflow_30_in_process_mask_requests(log: str) -> str:
+    """
+    The log without the lines in which Airflow 3.0's ``dag.test()`` prints a secret it is told to mask.
+
+    When a task reads a connection, Airflow's Task SDK sends each secret to its supervisor in a
+    ``MaskSecret`` message, so that the supervisor masks it in the logs. The real supervisor logs
+    such a message without its body; the in-process one that ``dag.test()`` uses on Airflow 3.0
+    logs every message it is sent in full, at debug level (``InProcessSupervisorComms.send``):
+    ``Sending request  msg=MaskSecret(value='<secret>', ...)``. Only those lines of Airflow's
+    own are left out, and only on 3.0; any other line holding a secret still fails the test.
+    """
+    if AIRFLOW_VERSION >= Version("3.1"):
+        return log
+    return "\n".join(
+        line
+        for line in log.splitlines()
+        if not ("Sending request" in line and "msg=MaskSecret(value=" in line and "type='MaskSecret')" in line)
+    )
 
 
 @pytest.fixture
@@ -82,7 +103,8 @@ def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, stored_tr
             "the deferred wait's trigger is stored"
         )
     serialized_triggers = json.dumps(stored, default=str)
+    logs = without_airflow_30_in_process_mask_requests(log.out + log.err)
     for secret in SECRETS:
-        assert secret not in log.out + log.err
+        assert secret not in logs
         assert secret not in xcoms
         assert secret not in serialized_triggers
