@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import botocore.session
 import pytest
 from conftest import REPO, parse_dag_folder, task_states, xcom_value
 
@@ -44,8 +45,11 @@ def test_start_and_wait_deferrably(run_dag, example_dags, scenario_emulator):
     [job] = scenario_emulator.jobs()
     assert job.status == "SUCCEEDED"
     assert job.output_source_config[0]["outputS3Path"].startswith("s3://example-entity-resolution/output/")
-    expected = SCENARIO["id_mapping_workflows"]["customer-id-mapping"]["metrics"]
-    assert xcom_value(dag_run, "report") == expected
+    scripted = SCENARIO["id_mapping_workflows"]["customer-id-mapping"]["metrics"]
+    # boto3 drops members its botocore's model lacks: 1.37 knows fewer metrics than the service sends.
+    model = botocore.session.get_session().get_service_model("entityresolution")
+    known = model.shape_for("IdMappingJobMetrics").members
+    assert xcom_value(dag_run, "report") == {name: value for name, value in scripted.items() if name in known}
 
 
 def test_sensor_on_an_existing_job(run_dag, example_dags, scenario_emulator):
