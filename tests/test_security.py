@@ -31,13 +31,10 @@ def without_airflow_30_in_process_mask_requests(log: str) -> str:
     ``Sending request  msg=MaskSecret(value='<secret>', ...)``. Only those lines of Airflow's
     own are left out, and only on 3.0; any other line holding a secret still fails the test.
     """
-    if AIRFLOW_VERSION >= Version("3.1"):
+    if Version("3.1") <= AIRFLOW_VERSION:
         return log
-    return "\n".join(
-        line
-        for line in log.splitlines()
-        if not ("Sending request" in line and "msg=MaskSecret(value=" in line and "type='MaskSecret')" in line)
-    )
+    markers = ("Sending request", "msg=MaskSecret(value=", "type='MaskSecret')")
+    return "\n".join(line for line in log.splitlines() if not all(part in line for part in markers))
 
 
 @pytest.fixture

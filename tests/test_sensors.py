@@ -30,7 +30,7 @@ MODES = [
 @pytest.fixture(autouse=True)
 def reschedule_start_dates_as_a_worker_reads_them(monkeypatch):
     """
-    On Airflow 3.0, give ``dag.test()``'s sensors the first reschedule date as a datetime, as a worker gets it.
+    On Airflow 3.0, give ``dag.test()``'s sensors their first reschedule date as a datetime.
 
     A reschedule-mode sensor asks its supervisor when it first ran, to time itself out. Airflow
     3.0's API client builds that answer without validating it (``model_construct``), so it holds
