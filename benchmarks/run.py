@@ -65,7 +65,8 @@ FULL = Settings(
         WaitsPlan(1000, 2.0, (26.0, 32.0), 150.0),
     ),
     throttled=WaitsPlan(200, 5.0, (5.0, 10.0), 110.0, rate_limit_per_second=5.0),
-    import_reps=7,
+    # Fresh processes on a shared machine spread widely: medians of many, interleaved.
+    import_reps=21,
     sync_reps=400,
 )
 QUICK = Settings(
