@@ -10,6 +10,7 @@ run at once, prints ``{"endpoint_url": ...}`` and then answers one JSON command 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -82,9 +83,11 @@ def main() -> None:
 class EmulatorProcess:
     """The parent's handle on an emulator process; use as a context manager."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
         self._process = subprocess.Popen(
             [python, "-m", "benchmarks.emulator_process"],
+            env=self.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

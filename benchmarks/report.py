@@ -428,7 +428,9 @@ def render(results: dict[str, Any], command: str, *, quick: bool = False) -> str
         f"{throttled['deadline_seconds']:g} s. Admitted rate = 2xx answers over the window from the first to "
         "the last 2xx answer.",
         f"- DAG parse: medians of {results['import']['reps']} fresh processes per variant, interleaved "
-        "(`benchmarks/dags/`). Sync: "
+        "in a fresh random order each round (`benchmarks/dags/`). Both providers are imported from "
+        "site-packages with their bytecode, as a deployment installs them; the run refuses to measure "
+        "a module compiled on import. Sync: "
         f"{results['sync']['reps']} interleaved pairs in one process, after a warm-up.",
         "",
         "## Summary",
