@@ -13,6 +13,8 @@ import argparse
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +56,7 @@ class Settings:
     throttled: WaitsPlan
     import_reps: int
     sync_reps: int
+    count_instructions: bool = True
     seed: int = 20260101
 
 
@@ -74,6 +77,7 @@ QUICK = Settings(
     throttled=WaitsPlan(10, 0.5, (1.0, 1.5), 20.0, rate_limit_per_second=5.0),
     import_reps=1,
     sync_reps=30,
+    count_instructions=False,
 )
 
 
@@ -269,10 +273,53 @@ def bench_import(session: Session, settings: Settings) -> dict[str, Any]:
         }
         for name, runs in samples.items()
     }
+    if settings.count_instructions:
+        for name, count in count_instructions(session, variants).items():
+            result[name]["instructions"] = count
     result["reps"] = settings.import_reps
     result["sdk_module"] = samples["sdk_only"][0]["sdk_module"]
     print(f"import: {json.dumps(result)}", file=sys.stderr)
     return result
+
+
+def count_instructions(session: Session, variants: dict[str, str | None]) -> dict[str, int]:
+    """
+    The instructions one fresh process executes per variant, counted by valgrind's callgrind.
+
+    On a shared machine, medians of wall time move by more than the gap between two DAG files
+    whose cost is close; an instruction count is the same on every run, whatever the load.
+    Empty when valgrind is not installed.
+    """
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {}
+    # Hash randomization changes what a dict lookup costs from one process to the next.
+    env = {**session.env, "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory(prefix="entityresolution-callgrind-") as scratch:
+        running = {
+            name: subprocess.Popen(
+                [
+                    valgrind,
+                    "--tool=callgrind",
+                    f"--callgrind-out-file={Path(scratch) / name}.out",
+                    *worker_command(session.python, {"scenario": "import", "dag_file": dag_file}),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, dag_file in variants.items()
+        }
+        counts = {}
+        for name, process in running.items():
+            _, errors = process.communicate()
+            collected = re.search(r"Collected\s*:\s*(\d+)", errors)
+            if process.returncode != 0 or collected is None:
+                raise RuntimeError(f"callgrind of {name} failed:\n{errors[-3000:]}")
+            counts[name] = int(collected.group(1))
+    return counts
 
 
 def bench_sync(session: Session, settings: Settings) -> dict[str, Any]:
