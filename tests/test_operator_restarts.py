@@ -223,8 +223,16 @@ def test_a_throttled_start_is_a_refusal_so_a_job_another_task_starts_meanwhile_i
 
     other = threading.Thread(target=another_task_starts_a_job_after_the_throttled_start, daemon=True)
     other.start()
-    # The other task's start lands during the pause between this task's tries.
-    dag = operator_dag("throttled_start_not_lost", failures, when_busy="fail", waiter_delay=1.0, retries=0)
+    # The other task's start lands during the pause between this task's tries. One attempt per try:
+    # botocore's own retry would follow the 429 after a random backoff that can beat the other start.
+    dag = operator_dag(
+        "throttled_start_not_lost",
+        failures,
+        when_busy="fail",
+        waiter_delay=2.0,
+        retries=0,
+        botocore_config={"retries": {"total_max_attempts": 1}},
+    )
     dag_run = run_dag(dag)
     other.join(timeout=5)
     assert task_states(dag_run) == {"start": "failed"}
