@@ -6,6 +6,8 @@ The job ID reaches the sensor through a template, from the upstream task that st
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 import pytest
 from airflow_sdk import DAG, task
@@ -95,9 +97,29 @@ def sensor_dag(
     return dag
 
 
+def finish_once_polled(emulator, workflow_name: str) -> threading.Thread:
+    """End the workflow's job once a poll saw it unfinished, however late the run reaches the sensor."""
+
+    def finish() -> None:
+        deadline = time.monotonic() + 60
+        while emulator.count("GetIdMappingJob") < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no poll of the job within 60 s")
+            time.sleep(0.05)
+        [job] = emulator.jobs(workflow_name)
+        emulator.finish_job(job.job_id)
+
+    finisher = threading.Thread(target=finish, daemon=True)
+    finisher.start()
+    return finisher
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_succeeded_job_completes_the_sensor_with_its_description(run_dag, emulator, stored_triggers, mode):
-    dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", WORKFLOW, **mode))
+    emulator.add_id_mapping_workflow("polled", JobScript(running_seconds=None, metrics=METRICS))
+    finisher = finish_once_polled(emulator, "polled")
+    dag_run = run_dag(sensor_dag(f"sensor_ok_{next(iter(mode.values()))}", "polled", **mode))
+    finisher.join(timeout=5)
     assert task_states(dag_run) == {"start_job": "success", "wait": "success"}
     assert bool(stored_triggers()) == ("deferrable" in mode), "only the deferrable sensor defers"
     job_id = xcom_value(dag_run, "start_job")
