@@ -31,8 +31,9 @@ $(WHEEL): $(SOURCES) | $(UV)
 	$(UV) build --quiet --wheel --out-dir dist
 
 # A profile's virtualenv: its Python (or the nearest this machine has), the wheel with the
-# emulator and the test tools (and what the profile alone requires), every version from its lock. Bytecode is compiled at
-# install, as pip and the official images do, so no process compiles Airflow's sources again.
+# emulator and the test tools, and what the profile alone requires, every version from its lock.
+# Bytecode is compiled at install, as pip and the official images do, so no process compiles
+# Airflow's sources again.
 .venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
