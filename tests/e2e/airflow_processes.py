@@ -343,6 +343,21 @@ class AirflowStack:
             self._all_started.append(psutil.Process(process.pid))
         return process
 
+    def start_job_process(self, name: str, job_type: str, timeout: float = 120) -> int:
+        """
+        Start a process that runs as a ``job`` row of ``job_type`` (``TriggererJob``, ...), and return
+        its row's ID once it is there; the row keeps no pid, so start such processes one at a time.
+        """
+        previous = self.latest_job_id(job_type) or 0
+        self.start(name)
+
+        def registered() -> int | None:
+            self.check_alive([name])
+            latest = self.latest_job_id(job_type)
+            return latest if latest is not None and latest > previous else None
+
+        return wait_for(f"{name} to register as a {job_type}", registered, timeout, hint=self.log_hint())
+
     def start_all(self, timeout: float = 120) -> None:
         """Start every process of the layout; wait until the API server answers and all are healthy."""
         for name in self.layout:

@@ -10,15 +10,16 @@ are skipped, saying why.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 from e2e.airflow_processes import CELERY_WORKER, AirflowStack
 
 from .emulator_process import EmulatorProcess
@@ -38,6 +39,22 @@ FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+FIGURES = pytest.StashKey[dict[str, dict[str, object]]]()
+
+
+def record(request: pytest.FixtureRequest, **figures: object) -> None:
+    """Keep a test's measured figures (counts, wall times) for the run's summary."""
+    request.config.stash.setdefault(FIGURES, {})[request.node.nodeid] = figures
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    figures = config.stash.get(FIGURES, {})
+    if figures:
+        terminalreporter.section("production tier figures")
+        for nodeid, measured in figures.items():
+            terminalreporter.write_line(f"{nodeid}: {json.dumps(measured)}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +81,7 @@ class Production:
     :param redis: the Celery broker.
     :param emulator: the emulator that ``aws_default`` points at; every job may run beside the others.
     :param quota_emulator: the emulator that ``aws_quota`` points at, with the service's one-job quota.
+    :param triggerer_jobs: the ``job`` row of each triggerer, by its name in the layout.
     """
 
     stack: AirflowStack
@@ -71,6 +89,13 @@ class Production:
     redis: RedisServer
     emulator: EmulatorProcess
     quota_emulator: EmulatorProcess
+    triggerer_jobs: dict[str, int]
+
+    def restart_triggerer(self, name: str) -> int:
+        """Start a replacement for a killed triggerer, and return its new ``job`` row's ID."""
+        self.stack.check_alive([other for other in self.stack.processes if other != name])
+        self.triggerer_jobs[name] = self.stack.start_job_process(name, "TriggererJob")
+        return self.triggerer_jobs[name]
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +138,14 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             worker_concurrency=WORKER_CONCURRENCY,
         )
         stack.migrate_db()
-        stack.start_all(timeout=180)
-        yield Production(stack, postgres, redis, emulator, quota_emulator)
+        triggerer_jobs = {}
+        for name in stack.layout:
+            if name in TRIGGERERS:
+                triggerer_jobs[name] = stack.start_job_process(name, "TriggererJob", timeout=180)
+            else:
+                stack.start(name)
+        stack.wait_until_healthy(timeout=180)
+        yield Production(stack, postgres, redis, emulator, quota_emulator, triggerer_jobs)
     finally:
         if stack is not None:
             stack.stop()

@@ -61,7 +61,9 @@ def serve(argv: Sequence[str] | None = None) -> None:
     authkey = bytes.fromhex(os.environ.pop(AUTHKEY_VARIABLE))
     with EmulatorServer(emulator) as server:
         control = EmulatorManager(address=("127.0.0.1", 0), authkey=authkey).get_server()
-        print(json.dumps({"endpoint_url": server.endpoint_url, "control_port": control.address[1]}), flush=True)
+        print(
+            json.dumps({"endpoint_url": server.endpoint_url, "control_port": control.address[1]}), flush=True
+        )
         control.serve_forever()
 
 

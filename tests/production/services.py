@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from e2e.airflow_processes import StackError, free_port, wait_for
 
 POSTGRES_USER = "postgres"
@@ -100,8 +99,16 @@ class PostgresServer:
         if user is not None:
             os.chown(self.log_path, user.pw_uid, user.pw_gid)
         self._run(
-            [str(postgres_bin() / "initdb"), "-D", str(self.data_dir), "-U", POSTGRES_USER]
-            + ["--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]
+            [
+                str(postgres_bin() / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                POSTGRES_USER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ]
         )
         # Enough connections for every Airflow process's pool and the Celery workers' result backend.
         settings = (
@@ -129,14 +136,23 @@ class PostgresServer:
     def start(self) -> None:
         """Start the server and return once it takes connections."""
         self._run(
-            [str(postgres_bin() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data_dir)]
-            + ["-l", str(self.log_path)]
+            [
+                str(postgres_bin() / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+            ]
         )
 
     def restart(self) -> None:
         """Stop the server fast (every client's connection is cut) and start it again."""
-        self._run([str(postgres_bin() / "pg_ctl"), "restart", "-w", "-t", "60", "-m", "fast"]
-                  + ["-D", str(self.data_dir), "-l", str(self.log_path)])  # fmt: skip
+        self._run([str(postgres_bin() / "pg_ctl"), "restart", "-w", "-t", "60", "-m", "fast",
+                   "-D", str(self.data_dir), "-l", str(self.log_path)])  # fmt: skip
 
     def postmaster(self) -> psutil.Process | None:
         """The server's main process, from its pid file, if it runs."""
@@ -153,7 +169,9 @@ class PostgresServer:
         if process is None:
             return
         with contextlib.suppress(StackError, subprocess.TimeoutExpired):
-            self._run([str(postgres_bin() / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data_dir)], 30)
+            self._run(
+                [str(postgres_bin() / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data_dir)], 30
+            )
         with contextlib.suppress(psutil.Error):
             tree = [process, *process.children(recursive=True)]
             for member in tree:
@@ -210,8 +228,21 @@ class RedisServer:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-                + ["--dir", str(self.root), "--daemonize", "no"],
+                [
+                    executable,
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.root),
+                    "--daemonize",
+                    "no",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
