@@ -43,6 +43,8 @@ AIRFLOW = [sys.executable, "-m", "airflow"]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Started by name with :meth:`AirflowStack.start`, not by :meth:`AirflowStack.start_all`'s default.
 CELERY_WORKER = "celery-worker"
+# What :meth:`AirflowStack.worker_traces` finds on a task instance no worker ever ran.
+NO_WORKER = {"queued": None, "hostname": None, "pid": None, "worker logs": []}
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # At least 64 bytes, or PyJWT warns about a short HMAC key in every process log.
 JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production-" + "0123456789abcdef" * 2
@@ -482,6 +484,30 @@ class AirflowStack:
         if not triggers:
             files = [path for path in files if ".trigger." not in path.name]
         return "\n".join(path.read_text(errors="replace") for path in files)
+
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str, triggerer_job_id: int) -> str:
+        """What a task's trigger logged while one triggerer (by its ``job`` row) ran it."""
+        return "".join(
+            path.read_text(errors="replace")
+            for path in self.task_log_files(dag_id, run_id, task_id)
+            if path.name.endswith(f".trigger.{triggerer_job_id}.log")
+        )
+
+    def worker_traces(self, dag_id: str, run_id: str, task_id: str) -> dict[str, object]:
+        """
+        What a worker leaves on a task instance it ran: a queued time, a host, a pid, a try's own log file.
+
+        :data:`NO_WORKER` if none ran it.
+        """
+        [(queued, hostname, pid)] = self.query(
+            "SELECT queued_dttm, hostname, pid FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1",
+            (dag_id, run_id, task_id),
+        )
+        worker_logs = [
+            path.name for path in self.task_log_files(dag_id, run_id, task_id) if ".trigger." not in path.name
+        ]
+        return {"queued": queued, "hostname": hostname or None, "pid": pid, "worker logs": worker_logs}
 
     def executor_events(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> int:
         """

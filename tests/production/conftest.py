@@ -33,7 +33,7 @@ TRIGGERERS = ("triggerer-a", "triggerer-b")
 WORKERS = ("worker-a", "worker-b")
 # Task slots per Celery worker: fewer in all than the quota scenario's 10 runs, so a task waiting for
 # its turn that held a slot would starve the others.
-WORKER_CONCURRENCY = 3
+WORKER_CONCURRENCY = 2
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -9,18 +9,21 @@ and records its figures, which the run's summary prints (RELIABILITY.md quotes t
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import pytest
-from e2e.airflow_processes import TERMINAL_TASK_STATES, AirflowStack, wait_for
+from e2e.airflow_processes import NO_WORKER, TERMINAL_TASK_STATES, AirflowStack, wait_for
 
 from airflow_entityresolution.emulator import JobScript
 
-from .conftest import TRIGGERERS, Production, record
+from .conftest import FAKE_AWS, TRIGGERERS, WORKER_CONCURRENCY, WORKERS, Production, record
 
 pytestmark = pytest.mark.production
 
@@ -75,7 +78,7 @@ class JobTaskSpec:
         )
 
 
-def dag_source(dag_id: str, body: str, imports: str = "", **dag_arguments: object) -> str:
+def dag_source(dag_id: str, body: str, **dag_arguments: object) -> str:
     """A DAG file: ``body`` (statements, one per line) inside ``with DAG(dag_id, ...)``."""
     options = "".join(f", {name}={value!r}" for name, value in dag_arguments.items())
     return textwrap.dedent(
@@ -88,7 +91,10 @@ def dag_source(dag_id: str, body: str, imports: str = "", **dag_arguments: objec
                 EntityResolutionStartIdMappingJobOperator,
                 EntityResolutionStartMatchingJobOperator,
             )
-            {imports}
+            from airflow_entityresolution.sensors import (
+                EntityResolutionIdMappingJobCompletedSensor,
+                EntityResolutionMatchingJobCompletedSensor,
+            )
 
             with DAG(
                 {dag_id!r},
@@ -114,8 +120,51 @@ FAILOVER_TASKS = tuple(
     for index in range(25)
 )
 
+# Scenario 5: 5 ID mapping and 5 matching sensors started in the triggerer, on jobs started outside
+# Airflow; the job IDs come as run conf, which the triggerer renders.
+SENSOR_DAG = "prod_sensors_from_triggerer"
+SENSOR_TASKS = tuple(
+    JobTaskSpec(
+        f"{kind}_{index}",
+        f"prod-sensor-{kind}-{index}",
+        f"PROD-sensor-{kind}-{index}: output bucket is not writable" if index == 4 else None,
+    )
+    for kind in ("map", "match")
+    for index in range(5)
+)
+SENSOR = {
+    "map": "EntityResolutionIdMappingJobCompletedSensor",
+    "match": "EntityResolutionMatchingJobCompletedSensor",
+}
+
+
+def sensor_source(spec: JobTaskSpec) -> str:
+    job_id = "{{ params.jobs." + spec.task_id + " }}"
+    return (
+        f"{SENSOR[spec.kind]}(task_id={spec.task_id!r}, workflow_name={spec.workflow_name!r}, "
+        f"job_id={job_id!r}, start_from_trigger=True, poke_interval={WAITER_DELAY}, timeout=1800)\n"
+    )
+
+
+# Scenario 3: 10 runs of one task, each starting an ID mapping job of one workflow, under the quota.
+QUOTA_DAG = "prod_quota_contention"
+QUOTA_WORKFLOW = "prod-quota"
+QUOTA_RUNS = 10
+# Long beside a task's trip through a worker, so that waiting tasks spend most of their time deferred.
+QUOTA_WAITER_DELAY = 6
+QUOTA_TASK = (
+    f"EntityResolutionStartIdMappingJobOperator(task_id='map_quota', workflow_name={QUOTA_WORKFLOW!r}, "
+    f"aws_conn_id='aws_quota', deferrable=True, when_busy='wait', waiter_delay={QUOTA_WAITER_DELAY})\n"
+)
+
 DAG_FILES = {
     FAILOVER_DAG: dag_source(FAILOVER_DAG, "".join(spec.operator_source() for spec in FAILOVER_TASKS)),
+    SENSOR_DAG: dag_source(
+        SENSOR_DAG,
+        "".join(sensor_source(spec) for spec in SENSOR_TASKS),
+        params={"jobs": {}},
+    ),
+    QUOTA_DAG: dag_source(QUOTA_DAG, QUOTA_TASK, max_active_runs=QUOTA_RUNS),
 }
 
 
@@ -199,62 +248,71 @@ def triggers_by_triggerer(stack: AirflowStack, trigger_ids: Iterable[int]) -> di
     return {trigger_id: triggerer for trigger_id, triggerer in rows if trigger_id in wanted}
 
 
-def trigger_log_of(stack: AirflowStack, dag_id: str, run_id: str, task_id: str, triggerer_job: int) -> str:
-    """What a task's trigger logged while one triggerer (by its ``job`` row) ran it."""
-    return "".join(
-        path.read_text(errors="replace")
-        for path in stack.task_log_files(dag_id, run_id, task_id)
-        if path.name.endswith(f".trigger.{triggerer_job}.log")
-    )
+@dataclass(frozen=True)
+class Failover:
+    """
+    What a triggerer's SIGKILL left: who died, who took its triggers, which, and how fast.
+
+    :param victim: the killed triggerer's name in the layout.
+    :param survivor: the other one.
+    :param share: how many of the tasks' triggers each triggerer ran before the kill.
+    :param orphans: the killed triggerer's triggers, by ID.
+    :param seconds: from the kill until the survivor polled every orphaned job.
+    """
+
+    victim: str
+    survivor: str
+    share: dict[str, int]
+    orphans: frozenset[int]
+    seconds: float
 
 
-@pytest.mark.timeout(900)
-def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
-    topology: Production, request: pytest.FixtureRequest
-) -> None:
-    stack, emulator = topology.stack, topology.emulator.emulator
-    specs = {spec.task_id: spec for spec in FAILOVER_TASKS}
-    for spec in FAILOVER_TASKS:
+def declare(emulator: Any, specs: Iterable[JobTaskSpec]) -> None:
+    """Declare each spec's workflow, with its script, in the emulator's process."""
+    for spec in specs:
         if spec.kind == "map":
             emulator.add_id_mapping_workflow(spec.workflow_name, spec.script())
         else:
             emulator.add_matching_workflow(spec.workflow_name, spec.script())
-    started = time.monotonic()
-    run_id = stack.trigger_dag(FAILOVER_DAG, f"prod__{uuid.uuid4().hex[:12]}")
 
-    rows = wait_for_states(
-        stack, FAILOVER_DAG, run_id, specs, lambda state: state == "deferred", "deferred", timeout=600
-    )
-    deferred_after = time.monotonic() - started
-    trigger_of = {task_id: row[2] for task_id, row in rows.items()}
-    assert all(trigger_of.values()), trigger_of
-    # Each trigger polls its job: the triggerers really run them all.
-    wait_for(
-        "a poll of every job",
-        lambda: all(emulator.count(GET_OPERATION[s.kind], s.workflow_name) >= 1 for s in FAILOVER_TASKS),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
-    wait_for(
-        "the scheduler to process every deferral",
-        lambda: drained_executor_events(stack, FAILOVER_DAG, run_id, specs),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
+
+def polls(emulator: Any, spec: JobTaskSpec) -> int:
+    return emulator.count(GET_OPERATION[spec.kind], spec.workflow_name)
+
+
+def kill_the_busier_triggerer(
+    topology: Production,
+    dag_id: str,
+    run_id: str,
+    specs: Mapping[str, JobTaskSpec],
+    trigger_of: dict[str, int],
+) -> Failover:
+    """
+    SIGKILL the triggerer running more of the tasks' triggers, with its trigger runner; wait until the
+    other one holds the orphaned triggers, logs starting each, and polls each orphaned job again.
+    """
+    stack, emulator = topology.stack, topology.emulator.emulator
     jobs = dict(topology.triggerer_jobs)
     assignment = triggers_by_triggerer(stack, trigger_of.values())
     share = {name: sum(1 for t in assignment.values() if t == job_id) for name, job_id in jobs.items()}
-    assert sum(share.values()) == len(FAILOVER_TASKS), (share, assignment)
-    assert all(share.values()), f"the triggers are not spread over both triggerers: {share}"
-
+    assert sum(share.values()) == len(specs), f"every trigger runs on a triggerer: {share}, {assignment}"
     victim = max(share, key=lambda name: share[name])
     survivor = next(name for name in TRIGGERERS if name != victim)
-    orphans = {trigger_id for trigger_id, triggerer in assignment.items() if triggerer == jobs[victim]}
-    orphan_tasks = {task_id for task_id, trigger_id in trigger_of.items() if trigger_id in orphans}
-    polls_before = {
-        t: emulator.count(GET_OPERATION[specs[t].kind], specs[t].workflow_name) for t in orphan_tasks
-    }
-    stack.kill(victim)
+    orphans = frozenset(trigger for trigger, triggerer in assignment.items() if triggerer == jobs[victim])
+    task_of = {trigger_id: task_id for task_id, trigger_id in trigger_of.items()}
+    polls_before = {trigger: polls(emulator, specs[task_of[trigger]]) for trigger in orphans}
+
+    def started_on(triggerer: str) -> set[int]:
+        return {
+            trigger_id
+            for trigger_id in orphans
+            if f"(ID {trigger_id}) starting"
+            in stack.trigger_log(dag_id, run_id, task_of[trigger_id], jobs[triggerer])
+        }
+
+    assert started_on(victim) == orphans, "each orphan ran on the killed triggerer first"
+    killed = stack.kill(victim)
+    assert len(killed) >= 2, f"the triggerer and its trigger runner process, killed: {killed}"
     killed_at = time.monotonic()
 
     def picked_up() -> bool:
@@ -269,50 +327,68 @@ def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
         hint=lambda: f"{triggers_by_triggerer(stack, orphans)}. {stack.log_hint()}",
     )
     # The survivor runs each orphan: its trigger log says it started it, and the job sees its polls again.
-    task_of = {trigger_id: task_id for task_id, trigger_id in trigger_of.items()}
-
-    def not_started_by_survivor() -> list[int]:
-        return [
-            trigger_id
-            for trigger_id in sorted(orphans)
-            if f"(ID {trigger_id}) starting"
-            not in trigger_log_of(stack, FAILOVER_DAG, run_id, task_of[trigger_id], jobs[survivor])
-        ]
-
-    ran_on_victim = [
-        trigger_id
-        for trigger_id in orphans
-        if f"(ID {trigger_id}) starting"
-        in trigger_log_of(stack, FAILOVER_DAG, run_id, task_of[trigger_id], jobs[victim])
-    ]
-    assert sorted(ran_on_victim) == sorted(orphans), "each orphan ran on the killed triggerer first"
     wait_for(
         f"the trigger logs of {survivor} (job {jobs[survivor]}) to show it starting each orphaned trigger",
-        lambda: not not_started_by_survivor(),
+        lambda: started_on(survivor) == orphans,
         timeout=60,
-        hint=lambda: f"Not started: {not_started_by_survivor()}. Task logs: {stack.task_log_folder}",
+        hint=lambda: f"Not started: {sorted(orphans - started_on(survivor))}. Logs: {stack.task_log_folder}",
     )
     wait_for(
         "a poll of every orphaned job from the surviving triggerer",
-        lambda: all(
-            emulator.count(GET_OPERATION[specs[t].kind], specs[t].workflow_name) > polls_before[t]
-            for t in orphan_tasks
-        ),
+        lambda: all(polls(emulator, specs[task_of[t]]) > polls_before[t] for t in orphans),
         timeout=60,
         hint=stack.log_hint(),
     )
-    failover_seconds = time.monotonic() - killed_at
+    return Failover(victim, survivor, share, orphans, time.monotonic() - killed_at)
 
+
+def end_jobs(emulator: Any, specs: Iterable[JobTaskSpec]) -> dict[str, str]:
+    """End each spec's one job as its script says; return the job IDs by task."""
     job_of = {}
-    for spec in FAILOVER_TASKS:
+    for spec in specs:
         [job] = emulator.jobs(spec.workflow_name)
         assert job.status == "RUNNING", job
         job_of[spec.task_id] = job.job_id
         emulator.finish_job(job.job_id, spec.outcome)
-    finished_at = time.monotonic()
+    return job_of
+
+
+@pytest.mark.timeout(900)
+def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
+    topology: Production, request: pytest.FixtureRequest
+) -> None:
+    stack, emulator = topology.stack, topology.emulator.emulator
+    specs = {spec.task_id: spec for spec in FAILOVER_TASKS}
+    declare(emulator, FAILOVER_TASKS)
+    started = time.monotonic()
+    run_id = stack.trigger_dag(FAILOVER_DAG, f"prod__{uuid.uuid4().hex[:12]}")
 
     rows = wait_for_states(
-        stack, FAILOVER_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 300, {victim}
+        stack, FAILOVER_DAG, run_id, specs, lambda state: state == "deferred", "deferred", timeout=600
+    )
+    deferred_after = time.monotonic() - started
+    trigger_of = {task_id: row[2] for task_id, row in rows.items()}
+    assert all(trigger_of.values()), trigger_of
+    # Each trigger polls its job: the triggerers really run them all.
+    wait_for(
+        "a poll of every job",
+        lambda: all(polls(emulator, spec) >= 1 for spec in FAILOVER_TASKS),
+        timeout=120,
+        hint=stack.log_hint(),
+    )
+    wait_for(
+        "the scheduler to process every deferral",
+        lambda: drained_executor_events(stack, FAILOVER_DAG, run_id, specs),
+        timeout=120,
+        hint=stack.log_hint(),
+    )
+    failover = kill_the_busier_triggerer(topology, FAILOVER_DAG, run_id, specs, trigger_of)
+    assert all(failover.share.values()), f"the triggers are not spread over both triggerers: {failover.share}"
+
+    job_of = end_jobs(emulator, FAILOVER_TASKS)
+    finished_at = time.monotonic()
+    rows = wait_for_states(
+        stack, FAILOVER_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 300, {failover.victim}
     )
     ended_after = time.monotonic() - finished_at
     states = {task_id: row[0] for task_id, row in rows.items()}
@@ -327,18 +403,160 @@ def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
             log = stack.task_log(FAILOVER_DAG, run_id, spec.task_id, attempt=1, triggers=False)
             assert spec.error_message in log, f"{spec.task_id} failed without the service's message"
             assert job_of[spec.task_id] in log
-    topology.restart_triggerer(victim)
+    topology.restart_triggerer(failover.victim)
     record(
         request,
         tasks=len(specs),
         id_mapping=sum(1 for s in FAILOVER_TASKS if s.kind == "map"),
         matching=sum(1 for s in FAILOVER_TASKS if s.kind == "match"),
         failed_jobs=sum(1 for s in FAILOVER_TASKS if s.error_message),
-        triggers_per_triggerer=share,
-        orphaned_triggers=len(orphans),
+        triggers_per_triggerer=failover.share,
+        orphaned_triggers=len(failover.orphans),
         starts=sum(starts.values()),
-        lost=0,
+        ended_with_their_jobs_outcome=sum(1 for t, s in specs.items() if states[t] == s.task_state),
         seconds_to_all_deferred=round(deferred_after, 1),
-        seconds_kill_to_survivor_polling_all=round(failover_seconds, 1),
+        seconds_kill_to_survivor_polling_all=round(failover.seconds, 1),
         seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+    )
+
+
+def start_job_outside_airflow(topology: Production, spec: JobTaskSpec) -> str:
+    """Start a job of the spec's workflow as another system would, with boto3 over HTTP."""
+    client = boto3.client(
+        "entityresolution",
+        endpoint_url=topology.emulator.endpoint_url,
+        region_name=FAKE_AWS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+    )
+    if spec.kind == "map":
+        return client.start_id_mapping_job(workflowName=spec.workflow_name)["jobId"]
+    return client.start_matching_job(workflowName=spec.workflow_name)["jobId"]
+
+
+@pytest.mark.timeout(600)
+def test_sensors_started_in_the_triggerer_survive_a_triggerer_sigkill_without_a_worker(
+    topology: Production, request: pytest.FixtureRequest
+) -> None:
+    stack, emulator = topology.stack, topology.emulator.emulator
+    specs = {spec.task_id: spec for spec in SENSOR_TASKS}
+    declare(emulator, SENSOR_TASKS)
+    job_of = {spec.task_id: start_job_outside_airflow(topology, spec) for spec in SENSOR_TASKS}
+    started = time.monotonic()
+    run_id = stack.trigger_dag(SENSOR_DAG, f"prod__{uuid.uuid4().hex[:12]}", {"jobs": job_of})
+
+    rows = wait_for_states(
+        stack, SENSOR_DAG, run_id, specs, lambda state: state == "deferred", "deferred", timeout=180
+    )
+    deferred_after = time.monotonic() - started
+    trigger_of = {task_id: row[2] for task_id, row in rows.items()}
+    wait_for(
+        "a poll of every job",
+        lambda: all(polls(emulator, spec) >= 1 for spec in SENSOR_TASKS),
+        timeout=120,
+        hint=stack.log_hint(),
+    )
+    # The triggerer rendered the templated job IDs: the service saw each sensor ask for its own job.
+    asked = {
+        (r.workflow_name, r.job_id) for r in emulator.request_log() if r.operation in GET_OPERATION.values()
+    }
+    assert {(specs[t].workflow_name, job_id) for t, job_id in job_of.items()} <= asked
+
+    failover = kill_the_busier_triggerer(topology, SENSOR_DAG, run_id, specs, trigger_of)
+    end_jobs(emulator, SENSOR_TASKS)
+    finished_at = time.monotonic()
+    rows = wait_for_states(
+        stack, SENSOR_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 180, {failover.victim}
+    )
+    ended_after = time.monotonic() - finished_at
+    states = {task_id: row[0] for task_id, row in rows.items()}
+    assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
+    # No worker ran any of them: no queued time, host, pid or try log, no executor event, and neither
+    # Celery worker's log names the DAG.
+    assert {t: stack.worker_traces(SENSOR_DAG, run_id, t) for t in specs} == dict.fromkeys(specs, NO_WORKER)
+    assert not [
+        line for line in stack.process_log("scheduler").splitlines()
+        if "Received executor event" in line and f"dag_id='{SENSOR_DAG}'" in line
+    ]  # fmt: skip
+    for worker in WORKERS:
+        assert SENSOR_DAG not in stack.process_log(worker), f"{worker} ran a sensor started in the triggerer"
+    for spec in SENSOR_TASKS:
+        if spec.error_message:
+            assert spec.error_message in stack.task_log(SENSOR_DAG, run_id, spec.task_id)
+    starts = sum(emulator.count(START_OPERATION[s.kind], s.workflow_name) for s in SENSOR_TASKS)
+    assert starts == len(SENSOR_TASKS), "only the jobs the test started: a sensor starts nothing"
+    topology.restart_triggerer(failover.victim)
+    record(
+        request,
+        sensors=len(specs),
+        failed_jobs=sum(1 for s in SENSOR_TASKS if s.error_message),
+        triggers_per_triggerer=failover.share,
+        orphaned_triggers=len(failover.orphans),
+        reached_a_worker=0,
+        executor_events=0,
+        seconds_to_all_deferred=round(deferred_after, 1),
+        seconds_kill_to_survivor_polling_all=round(failover.seconds, 1),
+        seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+    )
+
+
+def task_states_of_dag(stack: AirflowStack, dag_id: str) -> list[str | None]:
+    return [state for (state,) in stack.query("SELECT state FROM task_instance WHERE dag_id = ?", (dag_id,))]
+
+
+@pytest.mark.timeout(900)
+def test_quota_contention_jobs_run_one_after_another_and_waiting_holds_no_worker_slot(
+    topology: Production, request: pytest.FixtureRequest
+) -> None:
+    stack, emulator = topology.stack, topology.quota_emulator.emulator
+    emulator.add_id_mapping_workflow(
+        QUOTA_WORKFLOW, JobScript.succeeded({"inputRecords": 5}, running_seconds=3)
+    )
+    started = time.monotonic()
+    run_ids = [stack.trigger_dag(QUOTA_DAG, f"prod__quota_{index:02d}") for index in range(QUOTA_RUNS)]
+
+    # Sample the tasks' states while they contend: a task waiting for its turn must be deferred.
+    samples: list[dict[str, int]] = []
+
+    def all_ended() -> bool:
+        stack.check_alive()
+        states = task_states_of_dag(stack, QUOTA_DAG)
+        samples.append({state or "none": states.count(state) for state in set(states)})
+        if any(state in ("failed", "upstream_failed") for state in states):
+            raise AssertionError(f"a task of {QUOTA_DAG} failed: {states}")
+        return len(states) == QUOTA_RUNS and all(state == "success" for state in states)
+
+    wait_for(f"the {QUOTA_RUNS} runs of {QUOTA_DAG} to succeed", all_ended, 600, 0.5, stack.log_hint())
+    wall = time.monotonic() - started
+
+    rows = stack.query("SELECT try_number, state FROM task_instance WHERE dag_id = ?", (QUOTA_DAG,))
+    assert rows == [(1, "success")] * QUOTA_RUNS, "every task succeeded in its first try"
+    jobs = sorted(emulator.jobs(QUOTA_WORKFLOW), key=lambda job: job.start_time)
+    assert len(jobs) == QUOTA_RUNS and {job.status for job in jobs} == {"SUCCEEDED"}
+    overlaps = [(a.job_id, b.job_id) for a, b in itertools.pairwise(jobs) if b.start_time < a.end_time]
+    assert overlaps == [], "the service never ran two jobs at once"
+    log = emulator.request_log()
+    starts = [r for r in log if r.operation == "StartIdMappingJob"]
+    conflicts = [r for r in starts if r.error_code == "ConflictException"]
+    assert len(starts) - len(conflicts) == QUOTA_RUNS
+    assert conflicts, "the runs contended: the service refused starts while a job ran"
+    slots = len(WORKERS) * WORKER_CONCURRENCY
+    most_deferred = max(sample.get("deferred", 0) for sample in samples)
+    most_running = max(sample.get("running", 0) for sample in samples)
+    # More tasks waited at once than there are worker slots: they waited deferred, holding none.
+    assert most_deferred > slots, f"at most {most_deferred} tasks deferred at once, with {slots} slots"
+    for run_id in run_ids:
+        text = stack.task_log(QUOTA_DAG, run_id, "map_quota", attempt=1)
+        assert "Task failed" not in text
+    record(
+        request,
+        runs=QUOTA_RUNS,
+        jobs=len(jobs),
+        starts_refused_with_conflict=len(conflicts),
+        jobs_running_at_once_max=1 if not overlaps else 2,
+        worker_slots=slots,
+        tasks_deferred_at_once_max=most_deferred,
+        tasks_running_at_once_max=most_running,
+        failed_tasks=0,
+        seconds_all_runs=round(wall, 1),
     )
