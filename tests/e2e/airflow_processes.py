@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 import psutil
@@ -676,6 +678,18 @@ class AirflowStack:
 
     # The processes that run one task instance.
 
+    def running_task(self, ti_id: str) -> str | None:
+        """
+        The process of the layout (a Celery worker, the scheduler with the LocalExecutor) whose process
+        tree runs a try of the task instance, found by the task runner's title, which names it.
+        """
+        for name in self.processes:
+            for process in self.process_tree(name):
+                with contextlib.suppress(psutil.Error):
+                    if ti_id in " ".join(process.cmdline()):
+                        return name
+        return None
+
     def task_processes(self, ti_id: str) -> list[psutil.Process]:
         """
         The processes running a task instance's current try: its supervisor, then the task runner.
@@ -692,6 +706,14 @@ class AirflowStack:
                 if title.startswith("airflow worker --") and ti_id in title:
                     found.append(("LocalExecutor" not in title, process))
         return [process for _, process in sorted(found, key=lambda item: item[0])]
+
+
+def started_job_record_key(dag_id: str, run_id: str, task_id: str) -> str:
+    """The Variable key under which the operator records the job a try of a task started."""
+    from airflow_entityresolution.records import StartedJobRecord
+
+    ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1)
+    return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
 
 
 def kill_processes(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import textwrap
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import boto3
 import psutil
@@ -32,9 +30,15 @@ from airflow_entityresolution.emulator import (
     JobScript,
     JobSnapshot,
 )
-from airflow_entityresolution.records import StartedJobRecord
 
-from .airflow_processes import NO_WORKER, TERMINAL_TASK_STATES, AirflowStack, StackError, wait_for
+from .airflow_processes import (
+    NO_WORKER,
+    TERMINAL_TASK_STATES,
+    AirflowStack,
+    StackError,
+    started_job_record_key,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -285,12 +289,6 @@ START_FROM_TRIGGER_SKIP_REASON = (
 CANCELLED_LINE = "the triggerer cancelled the wait"
 
 
-def record_key(dag_id: str, run_id: str) -> str:
-    """The Variable key under which the operator records the job a try of TASK_ID started."""
-    ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=TASK_ID, map_index=-1)
-    return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
-
-
 def xcom_value(stack: AirflowStack, dag_id: str, run_id: str, key: str = "return_value") -> object:
     rows = stack.query(
         "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
@@ -415,7 +413,7 @@ def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkil
 def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e: Deployment) -> None:
     spec, stack, emulator = WORKER_KILL, e2e.stack, e2e.emulator
     run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 7}, running_seconds=LONG))
-    key = record_key(spec.dag_id, run_id)
+    key = started_job_record_key(spec.dag_id, run_id, TASK_ID)
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
     e2e.wait_for_requests(START, spec.workflow_name, at_least=1)
     # The operator records the job right after the start returns; kill as soon as the record is there.

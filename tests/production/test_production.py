@@ -19,9 +19,15 @@ from typing import Any
 
 import boto3
 import pytest
-from e2e.airflow_processes import NO_WORKER, TERMINAL_TASK_STATES, AirflowStack, wait_for
+from e2e.airflow_processes import (
+    NO_WORKER,
+    TERMINAL_TASK_STATES,
+    AirflowStack,
+    started_job_record_key,
+    wait_for,
+)
 
-from airflow_entityresolution.emulator import JobScript
+from airflow_entityresolution.emulator import Fault, JobScript
 
 from .conftest import FAKE_AWS, TRIGGERERS, WORKER_CONCURRENCY, WORKERS, Production, record
 
@@ -157,6 +163,34 @@ QUOTA_TASK = (
     f"aws_conn_id='aws_quota', deferrable=True, when_busy='wait', waiter_delay={QUOTA_WAITER_DELAY})\n"
 )
 
+# Scenario 4: 20 deferred tasks while PostgreSQL restarts.
+DB_RESTART_DAG = "prod_metadata_db_restart"
+DB_RESTART_TASKS = tuple(
+    JobTaskSpec(
+        f"{kind}_{index:02d}",
+        f"prod-db-restart-{kind}-{index:02d}",
+        f"PROD-db-{kind}-{index:02d}: role cannot read the input bucket" if index % 5 == 4 else None,
+    )
+    for kind in ("map", "match")
+    for index in range(10)
+)
+
+# Scenario 2: a start on a worker that dies, with retries; not deferrable, so the try waits on the
+# worker, whose death is what is under test.
+WORKER_KILL_DAGS = {
+    "in_flight": ("prod_worker_kill_start_in_flight", "prod-worker-kill-in-flight"),
+    "returned": ("prod_worker_kill_start_returned", "prod-worker-kill-returned"),
+}
+
+
+def worker_kill_task(workflow_name: str) -> str:
+    return (
+        f"EntityResolutionStartIdMappingJobOperator(task_id='map_ids', workflow_name={workflow_name!r}, "
+        f"deferrable=False, waiter_delay={WAITER_DELAY}, retries=1, "
+        "retry_delay=datetime.timedelta(seconds=2))\n"
+    )
+
+
 DAG_FILES = {
     FAILOVER_DAG: dag_source(FAILOVER_DAG, "".join(spec.operator_source() for spec in FAILOVER_TASKS)),
     SENSOR_DAG: dag_source(
@@ -165,6 +199,11 @@ DAG_FILES = {
         params={"jobs": {}},
     ),
     QUOTA_DAG: dag_source(QUOTA_DAG, QUOTA_TASK, max_active_runs=QUOTA_RUNS),
+    DB_RESTART_DAG: dag_source(DB_RESTART_DAG, "".join(spec.operator_source() for spec in DB_RESTART_TASKS)),
+    **{
+        dag_id: dag_source(dag_id, worker_kill_task(workflow))
+        for dag_id, workflow in WORKER_KILL_DAGS.values()
+    },
 }
 
 
@@ -559,4 +598,129 @@ def test_quota_contention_jobs_run_one_after_another_and_waiting_holds_no_worker
         tasks_running_at_once_max=most_running,
         failed_tasks=0,
         seconds_all_runs=round(wall, 1),
+    )
+
+
+@pytest.mark.timeout(900)
+def test_metadata_db_restart_every_deferred_task_still_ends_with_its_jobs_outcome(
+    topology: Production, request: pytest.FixtureRequest
+) -> None:
+    stack, emulator = topology.stack, topology.emulator.emulator
+    specs = {spec.task_id: spec for spec in DB_RESTART_TASKS}
+    declare(emulator, DB_RESTART_TASKS)
+    run_id = stack.trigger_dag(DB_RESTART_DAG, f"prod__{uuid.uuid4().hex[:12]}")
+    wait_for_states(stack, DB_RESTART_DAG, run_id, specs, lambda state: state == "deferred", "deferred", 600)
+    wait_for(
+        "a poll of every job",
+        lambda: all(polls(emulator, spec) >= 1 for spec in DB_RESTART_TASKS),
+        timeout=120,
+        hint=stack.log_hint(),
+    )
+    wait_for(
+        "the scheduler to process every deferral",
+        lambda: drained_executor_events(stack, DB_RESTART_DAG, run_id, specs),
+        timeout=120,
+        hint=stack.log_hint(),
+    )
+    postmaster_before = topology.postgres.postmaster()
+    restart_started = time.monotonic()
+    topology.postgres.restart()
+    restart_seconds = time.monotonic() - restart_started
+    postmaster_after = topology.postgres.postmaster()
+    assert postmaster_before is not None and postmaster_after is not None
+    assert postmaster_after.pid != postmaster_before.pid, "PostgreSQL really restarted"
+    # Every Airflow process lost its connections; each must reconnect on its own, none may die.
+    stack.check_alive()
+    polls_after_restart = {t: polls(emulator, spec) for t, spec in specs.items()}
+    wait_for(
+        "the triggers to keep polling after the restart",
+        lambda: all(polls(emulator, spec) > polls_after_restart[t] for t, spec in specs.items()),
+        timeout=60,
+        hint=stack.log_hint(),
+    )
+    still_deferred = task_rows(stack, DB_RESTART_DAG, run_id)
+    assert {row[0] for row in still_deferred.values()} == {"deferred"}, still_deferred
+
+    end_jobs(emulator, DB_RESTART_TASKS)
+    finished_at = time.monotonic()
+    rows = wait_for_states(
+        stack, DB_RESTART_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", timeout=300
+    )
+    ended_after = time.monotonic() - finished_at
+    stack.check_alive()
+    states = {task_id: row[0] for task_id, row in rows.items()}
+    assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
+    assert {row[1] for row in rows.values()} == {1}, "every task ended in its first try"
+    starts = {t: emulator.count(START_OPERATION[s.kind], s.workflow_name) for t, s in specs.items()}
+    assert starts == dict.fromkeys(specs, 1), "no start repeated across the DB restart"
+    for spec in DB_RESTART_TASKS:
+        if spec.error_message:
+            log = stack.task_log(DB_RESTART_DAG, run_id, spec.task_id, attempt=1, triggers=False)
+            assert spec.error_message in log
+    record(
+        request,
+        tasks=len(specs),
+        failed_jobs=sum(1 for s in DB_RESTART_TASKS if s.error_message),
+        starts=sum(starts.values()),
+        ended_with_their_jobs_outcome=sum(1 for t, s in specs.items() if states[t] == s.task_state),
+        airflow_processes_died=0,
+        seconds_pg_ctl_restart=round(restart_seconds, 1),
+        seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+    )
+
+
+@pytest.mark.parametrize("moment", ["in_flight", "returned"])
+@pytest.mark.timeout(600)
+def test_a_celery_worker_killed_during_or_after_the_start_the_retry_takes_the_job_over(
+    topology: Production, request: pytest.FixtureRequest, moment: str
+) -> None:
+    stack, emulator = topology.stack, topology.emulator.emulator
+    dag_id, workflow_name = WORKER_KILL_DAGS[moment]
+    emulator.add_id_mapping_workflow(
+        workflow_name, JobScript.succeeded({"inputRecords": 7}, running_seconds=LONG)
+    )
+    if moment == "in_flight":
+        # The service takes the start at once but answers 20 s later: the worker dies before the answer.
+        emulator.inject(
+            Fault.latency(20, count=1, operation="StartIdMappingJob", workflow_name=workflow_name)
+        )
+    run_id = stack.trigger_dag(dag_id, f"prod__{uuid.uuid4().hex[:12]}")
+    ti = stack.wait_for_task_state(dag_id, run_id, "map_ids", {"running"}, timeout=120)
+    if moment == "in_flight":
+        wait_for("the job to exist", lambda: emulator.jobs(workflow_name), timeout=60, interval=0.1)
+    else:
+        key = started_job_record_key(dag_id, run_id, "map_ids")
+        # The operator records the job right after the start returns: kill as soon as the record is there.
+        wait_for("the started job's record", lambda: stack.has_variable(key), timeout=60, interval=0.1)
+    worker = stack.running_task(ti.id)
+    assert worker in WORKERS, f"try 1 of {ti.id} runs on a Celery worker, not {worker}"
+    killed = stack.kill(worker)
+    killed_at = time.monotonic()
+    [job] = emulator.jobs(workflow_name)
+
+    # The scheduler notices the missing heartbeats, fails try 1, and the other worker runs try 2.
+    words = f"Job {job.job_id} that an earlier try started is RUNNING: taking it over"
+
+    def took_over() -> bool:
+        stack.check_alive([name for name in stack.processes if name != worker])
+        if emulator.count("StartIdMappingJob", workflow_name) != 1:
+            raise AssertionError(f"try 2 started another job: {emulator.jobs(workflow_name)}")
+        return words in stack.task_log(dag_id, run_id, "map_ids", attempt=2, triggers=False)
+
+    wait_for("try 2 to take the job over", took_over, timeout=240, hint=stack.log_hint())
+    takeover_seconds = time.monotonic() - killed_at
+    retried_on = stack.running_task(ti.id)
+    emulator.finish_job(job.job_id, "SUCCEEDED")
+    stack.wait_for_task_state(dag_id, run_id, "map_ids", {"success"}, timeout=120, try_number=2)
+    assert emulator.count("StartIdMappingJob", workflow_name) == 1, "the emulator saw one start"
+    [job] = emulator.jobs(workflow_name)
+    assert job.status == "SUCCEEDED"
+    stack.restart(worker)
+    record(
+        request,
+        killed_worker_processes=len(killed),
+        starts=1,
+        tries=2,
+        retry_ran_on=retried_on,
+        seconds_kill_to_takeover=round(takeover_seconds, 1),
     )
