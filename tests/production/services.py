@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import time
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -149,10 +150,16 @@ class PostgresServer:
             ]
         )
 
-    def restart(self) -> None:
-        """Stop the server fast (every client's connection is cut) and start it again."""
-        self._run([str(postgres_bin() / "pg_ctl"), "restart", "-w", "-t", "60", "-m", "fast",
-                   "-D", str(self.data_dir), "-l", str(self.log_path)])  # fmt: skip
+    def restart(self, down_for: float = 0) -> None:
+        """
+        Stop the server fast (every client's connection is cut), keep it down ``down_for`` seconds, and
+        start it again.
+        """
+        self._run(
+            [str(postgres_bin() / "pg_ctl"), "stop", "-w", "-t", "60", "-m", "fast", "-D", str(self.data_dir)]
+        )
+        time.sleep(down_for)
+        self.start()
 
     def postmaster(self) -> psutil.Process | None:
         """The server's main process, from its pid file, if it runs."""
