@@ -624,32 +624,38 @@ def test_quota_contention_jobs_run_one_after_another_and_waiting_holds_no_worker
 
 
 def supervise_until_healthy(
-    topology: Production, may_exit: Collection[str], timeout: float = 240
+    topology: Production, may_exit: Collection[str], quiet_for: float = 10, timeout: float = 240
 ) -> list[str]:
     """
     Restart the processes of ``may_exit`` that exited, as a deployment's supervisor would, until every
-    component reports healthy; any other process that exited fails the test. Returns those restarted.
+    component reports healthy and none has exited for ``quiet_for`` seconds (a process meets the lost
+    connection at its next query, a loop later); any other process that exited fails the test.
+    Returns those restarted, in order.
     """
     stack = topology.stack
     restarted: list[str] = []
+    last_exit = [time.monotonic()]
 
-    def healthy() -> bool:
+    def settled() -> bool:
         exited = [name for name, process in stack.processes.items() if process.poll() is not None]
         if unexpected := [name for name in exited if name not in may_exit]:
             stack.check_alive(unexpected)
         for name in exited:
             restarted.append(name)
+            last_exit[0] = time.monotonic()
             if name in TRIGGERERS:
                 topology.restart_triggerer(name)
             else:
                 stack.start(name)
+        if time.monotonic() - last_exit[0] < quiet_for:
+            return False
         with contextlib.suppress(StackError):
             stack.wait_until_healthy(timeout=5)
             return True
         return False
 
-    wait_for("every component to be healthy again", healthy, timeout, interval=1, hint=stack.log_hint())
-    return sorted(restarted)
+    wait_for("every component to be healthy again", settled, timeout, interval=1, hint=stack.log_hint())
+    return restarted
 
 
 @pytest.mark.parametrize("case", list(DB_RESTARTS))
@@ -715,7 +721,7 @@ def test_metadata_db_restart_every_deferred_task_still_ends_with_its_jobs_outcom
         ended_with_their_jobs_outcome=sum(1 for t, s in specs.items() if states[t] == s.task_state),
         seconds_db_down=down_for,
         seconds_stop_to_started=round(restart_seconds, 1),
-        exited_and_restarted=restarted,
+        exited_and_restarted=sorted(restarted),
         seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
     )
 
