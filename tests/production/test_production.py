@@ -644,7 +644,7 @@ def supervise_until_healthy(
             restarted.append(name)
             last_exit[0] = time.monotonic()
             if name in TRIGGERERS:
-                topology.restart_triggerer(name)
+                topology.restart_triggerer(name, check_others=False)
             else:
                 stack.start(name)
         if time.monotonic() - last_exit[0] < quiet_for:
