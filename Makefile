@@ -60,7 +60,7 @@ $(addprefix test-,$(PROFILES)): test-%: .venvs/%/.installed
 test-production: .venvs/production/.installed
 	@echo "== production tier"
 	scripts/production_services.sh
-	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs tests/production
+	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs --durations=0 tests/production
 
 lint: .venvs/$(NEWEST)/.installed
 	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
