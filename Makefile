@@ -17,7 +17,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
 
-.PHONY: install demo test lint docs lock bench clean $(addprefix test-,$(PROFILES))
+.PHONY: install demo test test-production lint docs lock bench clean $(addprefix test-,$(PROFILES))
 .SECONDARY:
 
 install: .venvs/$(NEWEST)/.installed
@@ -31,12 +31,13 @@ $(WHEEL): $(SOURCES) | $(UV)
 	$(UV) build --quiet --wheel --out-dir dist
 
 # A profile's virtualenv: its Python (or the nearest this machine has), the wheel with the
-# emulator and the test tools, every version from the profile's lock. Bytecode is compiled at
-# install, as pip and the official images do, so no process compiles Airflow's sources again.
+# emulator and the test tools, and what the profile alone requires, every version from its lock.
+# Bytecode is compiled at install, as pip and the official images do, so no process compiles
+# Airflow's sources again.
 .venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev]"
+		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev]" $$($(PYTHON) scripts/profiles.py requirements $*)
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed
@@ -52,6 +53,14 @@ $(addprefix test-,$(PROFILES)): test-%: .venvs/%/.installed
 	@echo "== profile $*"
 	@$(PYTHON) scripts/profiles.py python $* > /dev/null
 	PYTHONSAFEPATH=1 ER_PROFILE=$* .venvs/$*/bin/pytest -rs
+
+# The production tier (tests/production): PostgreSQL, Celery on Redis with two workers, two triggerers,
+# in its own profile. The script installs Debian's PostgreSQL and Redis if missing; the tier's fixtures
+# start private instances of both, and stop them, whatever the outcome.
+test-production: .venvs/production/.installed
+	@echo "== production tier"
+	scripts/production_services.sh
+	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs --durations=0 tests/production
 
 lint: .venvs/$(NEWEST)/.installed
 	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks

@@ -7,8 +7,10 @@ its platform pins, and everything else as PyPI stood on one date. Each has a rec
 ``.venvs/<name>``, that ``make test`` builds from the built wheel and runs the suite in.
 
     python scripts/profiles.py names            # the profiles, in the order make test runs them
+    python scripts/profiles.py names --all      # and the tier-only ones (production), as make lock
     python scripts/profiles.py lock [NAME ...]  # re-resolve the locks (all by default)
     python scripts/profiles.py python NAME      # the interpreter a profile's virtualenv uses
+    python scripts/profiles.py requirements NAME  # pip's arguments for the profile's own requirements
 
 Only the standard library: it runs before any virtualenv exists.
 """
@@ -39,6 +41,11 @@ class Profile:
     :param lowest_direct: resolve every direct dependency to the lowest version ``pyproject.toml``
         allows (the floor), instead of the highest.
     :param about: what the profile stands for, as the README's version table names it.
+    :param requirements: a requirements file (from the repository's root) locked with the project, for
+        what only the profile's own tier needs; it stays out of ``pyproject.toml``, whose minimums are
+        the floor profile's.
+    :param whole_suite: ``make test`` runs the whole suite in it; ``False`` for a profile that serves
+        one tier, run by its own target.
     """
 
     name: str
@@ -47,6 +54,8 @@ class Profile:
     pins: tuple[str, ...] = ()
     lowest_direct: bool = False
     about: str = ""
+    requirements: str | None = None
+    whole_suite: bool = True
 
 
 PROFILES = (
@@ -100,6 +109,15 @@ PROFILES = (
         exclude_newer="2025-05-21T00:00:00Z",
         lowest_direct=True,
         about="Every direct dependency at the minimum pyproject.toml declares",
+    ),
+    Profile(
+        "production",
+        python="3.14",
+        exclude_newer="2026-11-30T00:00:00Z",
+        pins=("apache-airflow==3.3.2",),
+        about="The newest profile plus PostgreSQL and Celery with Redis, for the production tier only",
+        requirements="tests/production/requirements.in",
+        whole_suite=False,
     ),
 )
 
@@ -157,6 +175,7 @@ def lock(item: Profile, uv: str) -> None:
         "pip",
         "compile",
         "pyproject.toml",
+        *([item.requirements] if item.requirements else []),
         "--extra",
         "dev",
         "--extra",
@@ -199,17 +218,23 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("names")
+    naming = commands.add_parser("names")
+    naming.add_argument("--all", action="store_true", help="also the profiles that serve one tier")
     locking = commands.add_parser("lock")
     locking.add_argument("names", nargs="*")
     locking.add_argument("--uv", default="uv")
     choosing = commands.add_parser("python")
     choosing.add_argument("name")
+    requiring = commands.add_parser("requirements")
+    requiring.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "names":
-        print(" ".join(item.name for item in PROFILES))
+        print(" ".join(item.name for item in PROFILES if args.all or item.whole_suite))
     elif args.command == "python":
         print(interpreter(profile(args.name)))
+    elif args.command == "requirements":
+        requirements = profile(args.name).requirements
+        print(f"-r {requirements}" if requirements else "")
     else:
         for name in args.names or [item.name for item in PROFILES]:
             lock(profile(name), args.uv)

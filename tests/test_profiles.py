@@ -42,3 +42,13 @@ def test_the_platform_profiles_pin_what_their_platform_ships():
     for profile, versions in expected.items():
         locked = locked_versions(profile)
         assert tuple(locked[name] for name in names) == versions, profile
+
+
+def test_the_production_profile_is_newest_plus_the_production_tiers_own_requirements():
+    """The production tier runs the newest profile's Airflow, with what only it needs on top."""
+    newest, production = locked_versions("newest"), locked_versions("production")
+    assert production["apache-airflow"] == newest["apache-airflow"]
+    requirements = (REPO / "tests" / "production" / "requirements.in").read_text().splitlines()
+    names = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
+    assert names and all(name in production for name in names), names
+    assert not [name for name in names if name in declared_minimums()], "they stay out of pyproject.toml"

@@ -1,24 +1,28 @@
 """
 Run Airflow's own processes (API server, scheduler, DAG processor, triggerer) for end-to-end tests.
 
-An :class:`AirflowStack` owns a private ``AIRFLOW_HOME`` with a SQLite metadata DB created by
-``airflow db migrate``, and starts each component as ``airflow <component>`` in its own
-process group, with its output in its own log file. Tests drive it the way an operator of an
-Airflow deployment would: through the REST API, the CLI's processes and signals, and read what
-happened from the metadata DB and the task log files. Every wait is bounded, and
-:meth:`AirflowStack.stop` ends every process the stack started, descendants included.
+An :class:`AirflowStack` owns a private ``AIRFLOW_HOME`` with a metadata DB created by
+``airflow db migrate`` (SQLite in the home by default, or any :class:`MetadataDatabase`), and
+starts each component as ``airflow <component>`` in its own process group, with its output in its
+own log file; a component may run several times under names of its own (two triggerers).
+Tests drive it the way an operator of an Airflow deployment would: through the REST API, the
+CLI's processes and signals, and read what happened from the metadata DB and the task log files.
+Every wait is bounded, and :meth:`AirflowStack.stop` ends every process the stack started,
+descendants included.
 
-The executor is the LocalExecutor, on SQLite. Airflow 2 refused that pair (SQLite allowed only the
-SequentialExecutor); Airflow 3 removed the SequentialExecutor, and 3.3 runs the LocalExecutor on
-SQLite without a word. SQLite takes one writer at a time, which four processes and a task or two
-share without trouble at this scale.
+The executor is the LocalExecutor by default, on SQLite. Airflow 2 refused that pair (SQLite
+allowed only the SequentialExecutor); Airflow 3 removed the SequentialExecutor, and 3.3 runs the
+LocalExecutor on SQLite without a word. SQLite takes one writer at a time, which four processes and
+a task or two share without trouble at this scale.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -29,15 +33,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar
 
 import psutil
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Started by name with :meth:`AirflowStack.start`, not by :meth:`AirflowStack.start_all`'s default.
+CELERY_WORKER = "celery-worker"
+# What :meth:`AirflowStack.worker_traces` finds on a task instance no worker ever ran.
+NO_WORKER = {"queued": None, "hostname": None, "pid": None, "worker logs": []}
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # At least 64 bytes, or PyJWT warns about a short HMAC key in every process log.
 JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production-" + "0123456789abcdef" * 2
@@ -89,7 +98,49 @@ def wait_for(
         time.sleep(interval)
 
 
-def airflow_environment(home: Path, api_port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+class MetadataDatabase(Protocol):
+    """Where a stack keeps its metadata: the URL Airflow's processes use, and a reader for the tests."""
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL, as ``[database] sql_alchemy_conn`` takes it."""
+        ...
+
+    def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query, its parameters written ``?``, and return the rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class SqliteDatabase:
+    """
+    A SQLite metadata DB in one file, read in read-only mode.
+
+    :param path: the database file; ``airflow db migrate`` creates it.
+    """
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            return connection.execute(sql, tuple(parameters)).fetchall()
+        finally:
+            connection.close()
+
+
+def airflow_environment(
+    home: Path,
+    api_port: int,
+    extra: Mapping[str, str] | None = None,
+    *,
+    database_url: str | None = None,
+    executor: str = "LocalExecutor",
+) -> dict[str, str]:
     """
     Build the environment of every Airflow process of a stack.
 
@@ -99,6 +150,8 @@ def airflow_environment(home: Path, api_port: int, extra: Mapping[str, str] | No
     :param home: the stack's ``AIRFLOW_HOME``.
     :param api_port: the API server's port on 127.0.0.1.
     :param extra: more variables, applied last (connections, tuning).
+    :param database_url: the metadata DB's SQLAlchemy URL; a SQLite file in ``home`` by default.
+    :param executor: the executor the scheduler runs tasks with.
     """
     env = {
         name: value
@@ -110,8 +163,8 @@ def airflow_environment(home: Path, api_port: int, extra: Mapping[str, str] | No
         {
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             # The LocalExecutor forks this many workers up front; a few are plenty and spare a 2-core box.
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -162,14 +215,24 @@ class TaskInstanceRow:
 @dataclass
 class AirflowStack:
     """
-    Airflow's processes on a private home and SQLite DB.
+    Airflow's processes on a private home and metadata DB.
 
     :param home: the ``AIRFLOW_HOME``; created if missing, and its ``dags`` folder with it.
     :param env_extra: variables added to every process's environment, e.g. ``AIRFLOW_CONN_*``.
+    :param database: the metadata DB; a SQLite file in ``home`` if ``None``.
+    :param executor: the executor, e.g. ``CeleryExecutor``, whose workers the test starts by name.
+    :param layout: what :meth:`start_all` starts: process names, each with the component it runs
+        (``{"triggerer-a": "triggerer", "triggerer-b": "triggerer"}``); one of each of
+        :data:`COMPONENTS`, named after it, by default.
+    :param worker_concurrency: the task slots of each Celery worker.
     """
 
     home: Path
     env_extra: Mapping[str, str] = field(default_factory=dict)
+    database: MetadataDatabase | None = None
+    executor: str = "LocalExecutor"
+    layout: Mapping[str, str] = field(default_factory=lambda: {name: name for name in COMPONENTS})
+    worker_concurrency: int = 4
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
     _generations: dict[str, int] = field(default_factory=dict, init=False)
@@ -178,17 +241,17 @@ class AirflowStack:
     def __post_init__(self) -> None:
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         self.process_log_folder.mkdir(parents=True, exist_ok=True)
-        self.env = airflow_environment(self.home, self.api_port, self.env_extra)
+        if self.database is None:
+            self.database = SqliteDatabase(self.home / "airflow.db")
+        self.env = airflow_environment(
+            self.home, self.api_port, self.env_extra, database_url=self.database.url, executor=self.executor
+        )
 
     # Where things are.
 
     @property
     def dags_folder(self) -> Path:
         return self.home / "dags"
-
-    @property
-    def db_path(self) -> Path:
-        return self.home / "airflow.db"
 
     @property
     def task_log_folder(self) -> Path:
@@ -230,30 +293,47 @@ class AirflowStack:
 
     # Processes.
 
-    def start(self, component: str) -> subprocess.Popen[bytes]:
-        """
-        Start ``airflow <component>`` in its own process group, with output to its own log file.
+    def command(self, name: str) -> list[str]:
+        """The ``airflow`` command line of a process of the layout (or of a component, by its name)."""
+        component = self.layout.get(name, name)
+        # Logs are read from files here; serving them would hold fixed ports a restart then fights for.
+        commands: dict[str, Sequence[str]] = {
+            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "-w", "1"],
+            "scheduler": ["scheduler", "--skip-serve-logs"],
+            "triggerer": ["triggerer", "--skip-serve-logs"],
+            "dag-processor": ["dag-processor"],
+            # Its own Celery node name, so that two workers on one host do not take each other for a clash.
+            CELERY_WORKER: [
+                "celery",
+                "worker",
+                "--skip-serve-logs",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--concurrency",
+                str(self.worker_concurrency),
+            ],
+        }
+        if component not in commands:
+            raise ValueError(f"Unknown component {component!r}; one of {sorted(commands)}")
+        return [*AIRFLOW, *commands[component]]
 
-        A component started again after :meth:`kill` logs to a new file (``triggerer-2.log``, ...).
+    def start(self, name: str) -> subprocess.Popen[bytes]:
         """
-        if component not in COMPONENTS:
-            raise ValueError(f"Unknown component {component!r}; one of {COMPONENTS}")
-        running = self.processes.get(component)
+        Start the process ``name`` of the layout (or the component of that name) in its own process
+        group, with output to its own log file.
+
+        A process started again after :meth:`kill` logs to a new file (``triggerer-2.log``, ...).
+        """
+        command = self.command(name)
+        running = self.processes.get(name)
         if running is not None and running.poll() is None:
-            raise StackError(f"{component} is already running as pid {running.pid}")
-        arguments = {
-            "api-server": ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"],
-            # Logs are read from files here; serving them would hold fixed ports a restart then fights for.
-            "scheduler": ["--skip-serve-logs"],
-            "triggerer": ["--skip-serve-logs"],
-            "dag-processor": [],
-        }[component]
-        generation = self._generations.get(component, 0) + 1
-        self._generations[component] = generation
-        log_path = self.process_log_folder / f"{component}-{generation}.log"
+            raise StackError(f"{name} is already running as pid {running.pid}")
+        generation = self._generations.get(name, 0) + 1
+        self._generations[name] = generation
+        log_path = self.process_log_folder / f"{name}-{generation}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [*AIRFLOW, component, *arguments],
+                command,
                 env=self.env,
                 cwd=self.home,
                 stdin=subprocess.DEVNULL,
@@ -262,15 +342,30 @@ class AirflowStack:
                 # Its own group, so that a kill or a stop reaches its children and no one else.
                 start_new_session=True,
             )
-        self.processes[component] = process
+        self.processes[name] = process
         with contextlib.suppress(psutil.Error):
             self._all_started.append(psutil.Process(process.pid))
         return process
 
+    def start_job_process(self, name: str, job_type: str, timeout: float = 120) -> int:
+        """
+        Start a process that runs as a ``job`` row of ``job_type`` (``TriggererJob``, ...), and return
+        its row's ID once it is there; the row keeps no pid, so start such processes one at a time.
+        """
+        previous = self.latest_job_id(job_type) or 0
+        self.start(name)
+
+        def registered() -> int | None:
+            self.check_alive([name])
+            latest = self.latest_job_id(job_type)
+            return latest if latest is not None and latest > previous else None
+
+        return wait_for(f"{name} to register as a {job_type}", registered, timeout, hint=self.log_hint())
+
     def start_all(self, timeout: float = 120) -> None:
-        """Start every component, and wait until the API server answers and each one is healthy."""
-        for component in COMPONENTS:
-            self.start(component)
+        """Start every process of the layout; wait until the API server answers and all are healthy."""
+        for name in self.layout:
+            self.start(name)
         self.wait_until_healthy(timeout=timeout)
 
     def wait_until_healthy(self, timeout: float = 120) -> dict[str, Any]:
@@ -360,9 +455,10 @@ class AirflowStack:
     # Logs.
 
     def process_log(self, component: str) -> str:
-        """The output of every generation of a component, oldest first."""
+        """The output of every generation of a process (by its name in the layout), oldest first."""
+        generation = re.compile(re.escape(component) + r"-(\d+)")
         paths = sorted(
-            self.process_log_folder.glob(f"{component}-*.log"),
+            (path for path in self.process_log_folder.glob("*.log") if generation.fullmatch(path.stem)),
             key=lambda path: int(path.stem.rsplit("-", 1)[1]),
         )
         return "\n".join(path.read_text(errors="replace") for path in paths)
@@ -390,6 +486,30 @@ class AirflowStack:
         if not triggers:
             files = [path for path in files if ".trigger." not in path.name]
         return "\n".join(path.read_text(errors="replace") for path in files)
+
+    def trigger_log(self, dag_id: str, run_id: str, task_id: str, triggerer_job_id: int) -> str:
+        """What a task's trigger logged while one triggerer (by its ``job`` row) ran it."""
+        return "".join(
+            path.read_text(errors="replace")
+            for path in self.task_log_files(dag_id, run_id, task_id)
+            if path.name.endswith(f".trigger.{triggerer_job_id}.log")
+        )
+
+    def worker_traces(self, dag_id: str, run_id: str, task_id: str) -> dict[str, object]:
+        """
+        What a worker leaves on a task instance it ran: a queued time, a host, a pid, a try's own log file.
+
+        :data:`NO_WORKER` if none ran it.
+        """
+        [(queued, hostname, pid)] = self.query(
+            "SELECT queued_dttm, hostname, pid FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1",
+            (dag_id, run_id, task_id),
+        )
+        worker_logs = [
+            path.name for path in self.task_log_files(dag_id, run_id, task_id) if ".trigger." not in path.name
+        ]
+        return {"queued": queued, "hostname": hostname or None, "pid": pid, "worker logs": worker_logs}
 
     def executor_events(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> int:
         """
@@ -468,12 +588,9 @@ class AirflowStack:
     # The metadata DB, read directly: cheap enough to poll, and it is what the scheduler acts on.
 
     def query(self, sql: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query on the metadata DB."""
-        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
-        try:
-            return connection.execute(sql, tuple(parameters)).fetchall()
-        finally:
-            connection.close()
+        """Run a read-only query on the metadata DB, its parameters written ``?``."""
+        assert self.database is not None  # set by __post_init__
+        return self.database.query(sql, parameters)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 90) -> None:
         """Wait until the DAG processor has parsed and stored a DAG, active and unpaused."""
@@ -561,6 +678,18 @@ class AirflowStack:
 
     # The processes that run one task instance.
 
+    def running_task(self, ti_id: str) -> str | None:
+        """
+        The process of the layout (a Celery worker, the scheduler with the LocalExecutor) whose process
+        tree runs a try of the task instance, found by the task runner's title, which names it.
+        """
+        for name in self.processes:
+            for process in self.process_tree(name):
+                with contextlib.suppress(psutil.Error):
+                    if ti_id in " ".join(process.cmdline()):
+                        return name
+        return None
+
     def task_processes(self, ti_id: str) -> list[psutil.Process]:
         """
         The processes running a task instance's current try: its supervisor, then the task runner.
@@ -577,6 +706,14 @@ class AirflowStack:
                 if title.startswith("airflow worker --") and ti_id in title:
                     found.append(("LocalExecutor" not in title, process))
         return [process for _, process in sorted(found, key=lambda item: item[0])]
+
+
+def started_job_record_key(dag_id: str, run_id: str, task_id: str) -> str:
+    """The Variable key under which the operator records the job a try of a task started."""
+    from airflow_entityresolution.records import StartedJobRecord
+
+    ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1)
+    return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
 
 
 def kill_processes(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import textwrap
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import boto3
 import psutil
@@ -32,9 +30,15 @@ from airflow_entityresolution.emulator import (
     JobScript,
     JobSnapshot,
 )
-from airflow_entityresolution.records import StartedJobRecord
 
-from .airflow_processes import TERMINAL_TASK_STATES, AirflowStack, StackError, wait_for
+from .airflow_processes import (
+    NO_WORKER,
+    TERMINAL_TASK_STATES,
+    AirflowStack,
+    StackError,
+    started_job_record_key,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -285,12 +289,6 @@ START_FROM_TRIGGER_SKIP_REASON = (
 CANCELLED_LINE = "the triggerer cancelled the wait"
 
 
-def record_key(dag_id: str, run_id: str) -> str:
-    """The Variable key under which the operator records the job a try of TASK_ID started."""
-    ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=TASK_ID, map_index=-1)
-    return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
-
-
 def xcom_value(stack: AirflowStack, dag_id: str, run_id: str, key: str = "return_value") -> object:
     rows = stack.query(
         "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
@@ -368,15 +366,6 @@ def kill_worker(stack: AirflowStack, ti_id: str) -> None:
         raise StackError(f"{alive} survived SIGKILL")
 
 
-def trigger_log_of(stack: AirflowStack, spec: DagSpec, run_id: str, triggerer_job_id: int) -> str:
-    """What the trigger logged while a given triggerer (by its ``job`` row) ran it."""
-    return "".join(
-        path.read_text()
-        for path in stack.task_log_files(spec.dag_id, run_id, TASK_ID)
-        if path.name.endswith(f".trigger.{triggerer_job_id}.log")
-    )
-
-
 @pytest.mark.timeout(240)
 def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
     spec, stack, emulator = TRIGGERER_KILL_SUCCEEDED, e2e.stack, e2e.emulator
@@ -393,7 +382,7 @@ def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
     assert ti.try_number == 1, "the same try resumed from its trigger; no retry was needed"
     assert new_triggerer is not None and triggerer_before is not None and new_triggerer > triggerer_before
-    trigger_log = trigger_log_of(stack, spec, run_id, new_triggerer)
+    trigger_log = stack.trigger_log(spec.dag_id, run_id, TASK_ID, new_triggerer)
     assert f"{job_id} of workflow '{spec.workflow_name}' is SUCCEEDED" in trigger_log
     assert xcom_value(stack, spec.dag_id, run_id) == job_id
     # Final metrics appear only once the job ended: the task got the new triggerer's last poll.
@@ -424,7 +413,7 @@ def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkil
 def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e: Deployment) -> None:
     spec, stack, emulator = WORKER_KILL, e2e.stack, e2e.emulator
     run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 7}, running_seconds=LONG))
-    key = record_key(spec.dag_id, run_id)
+    key = started_job_record_key(spec.dag_id, run_id, TASK_ID)
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
     e2e.wait_for_requests(START, spec.workflow_name, at_least=1)
     # The operator records the job right after the start returns; kill as soon as the record is there.
@@ -552,22 +541,6 @@ def start_matching_job(e2e: Deployment, workflow_name: str, script: JobScript) -
     return client.start_matching_job(workflowName=workflow_name)["jobId"]
 
 
-def worker_traces(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, object]:
-    """What a worker leaves on a task instance it ran: a queued time, a host, a pid, a try's own log file."""
-    [(queued, hostname, pid)] = stack.query(
-        "SELECT queued_dttm, hostname, pid FROM task_instance "
-        "WHERE dag_id = ? AND run_id = ? AND task_id = ?",
-        (dag_id, run_id, TASK_ID),
-    )
-    worker_logs = [
-        path.name for path in stack.task_log_files(dag_id, run_id, TASK_ID) if ".trigger." not in path.name
-    ]
-    return {"queued": queued, "hostname": hostname or None, "pid": pid, "worker logs": worker_logs}
-
-
-NO_WORKER = {"queued": None, "hostname": None, "pid": None, "worker logs": []}
-
-
 @pytest.mark.skipif(not TRIGGERER_RENDERS_TEMPLATES, reason=START_FROM_TRIGGER_SKIP_REASON)
 @pytest.mark.timeout(240)
 def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_reaches_a_worker(
@@ -586,7 +559,7 @@ def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_rea
     assert {r.job_id for r in e2e.emulator.requests if r.operation == "GetMatchingJob"} == {job_id}
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
-    assert worker_traces(stack, spec.dag_id, run_id) == NO_WORKER
+    assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
     assert xcom_value(stack, spec.dag_id, run_id)["jobId"] == job_id
     assert xcom_value(stack, spec.dag_id, run_id, "metrics") == metrics
     assert xcom_value(stack, spec.dag_id, run_id, "_link_EntityResolutionJobLink") == (
@@ -611,6 +584,6 @@ def test_e_a_failed_job_fails_a_sensor_started_in_the_triggerer_with_the_service
     )
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=90)
-    assert worker_traces(stack, spec.dag_id, run_id) == NO_WORKER
+    assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
     assert FAILURE_MESSAGE in stack.task_log(spec.dag_id, run_id, TASK_ID)
     wait_for("the run to end failed", lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed", 30)
