@@ -5,7 +5,8 @@
 set -euo pipefail
 missing=()
 command -v redis-server > /dev/null || missing+=(redis-server)
-compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || missing+=(postgresql)
+# The server's binaries and the user it runs as: a machine with only part of it gets the package again.
+{ compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null && id postgres > /dev/null 2>&1; } || missing+=(postgresql)
 if ((${#missing[@]})); then
     as_root=()
     [[ $(id -u) == 0 ]] || as_root=(sudo)
