@@ -49,9 +49,8 @@ def stats(emulator: EntityResolutionEmulator) -> dict[str, Any]:
 
 def count_gets(emulator: EntityResolutionEmulator, since: float, until: float) -> dict[str, Any]:
     """How many GetIdMappingJob requests were answered between two epoch times."""
-    count = sum(
-        1 for request in emulator.requests if request.operation == GET_OPERATION and since <= request.time <= until
-    )
+    requests = emulator.requests
+    count = sum(1 for r in requests if r.operation == GET_OPERATION and since <= r.time <= until)
     return {"count": count}
 
 
