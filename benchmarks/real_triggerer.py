@@ -329,6 +329,18 @@ def started_stack(emulator: EmulatorProcess, plan: RealTriggererPlan) -> Iterato
             stack.stop()
 
 
+def serialized_dag_bytes(stack: AirflowStack) -> dict[str, int]:
+    """
+    The size of each side's serialized DAG as the metadata DB holds it.
+
+    A trigger of a sensor started in the triggerer carries its whole DAG's serialized data to the
+    trigger runner, which deserializes a copy of the DAG for each trigger to render its templates.
+    """
+    rows = stack.query("SELECT dag_id, LENGTH(data), LENGTH(data_compressed) FROM serialized_dag")
+    by_dag = {dag_id: plain or compressed or 0 for dag_id, plain, compressed in rows}
+    return {side: by_dag.get(dag_id, 0) for side, dag_id in DAG_IDS.items()}
+
+
 def bench_real_triggerer(emulator: EmulatorProcess, plan: RealTriggererPlan) -> dict[str, Any]:
     """Run the whole benchmark and return every point measured, with the wall time it took."""
     started = time.time()
@@ -337,6 +349,7 @@ def bench_real_triggerer(emulator: EmulatorProcess, plan: RealTriggererPlan) -> 
     points: list[dict[str, Any]] = []
     with started_stack(emulator, plan) as stack:
         bench = Bench(stack, emulator, plan, job_ids, {})
+        dag_bytes = serialized_dag_bytes(stack)
         job_id: int | None = None
         for index, side in enumerate(side_order(plan.rounds)):
             if index:
@@ -350,21 +363,31 @@ def bench_real_triggerer(emulator: EmulatorProcess, plan: RealTriggererPlan) -> 
         "plan": asdict(plan),
         "points": points,
         "summary": summarize(points, plan),
+        "serialized_dag_bytes": dag_bytes,
         "wall_seconds": time.time() - started,
     }
 
 
 def summarize(points: list[dict[str, Any]], plan: RealTriggererPlan) -> list[dict[str, Any]]:
     """Per side and N: medians over rounds of the figures each round gives against its own N=0."""
-    per_round: dict[tuple[str, int], list[dict[str, float]]] = {}
+    per_round: dict[tuple[str, int], list[dict[str, float | None]]] = {}
     idle = {(p["side"], p["round"]): p for p in points if p["waits"] == 0}
+    previous: dict[tuple[str, int], dict[str, Any]] = {}
     for point in points:
+        key = (point["side"], point["round"])
+        below, previous[key] = previous.get(key), point
         if not point["waits"]:
             continue
-        base = idle[(point["side"], point["round"])]
+        base = idle[key]
         cpu_added = point["cpu_seconds"] / point["wall_seconds"] - base["cpu_seconds"] / base["wall_seconds"]
         figures = {
             "rss_per_wait_bytes": (point["rss_bytes"] - base["rss_bytes"]) / point["waits"],
+            # From the N below, so the fixed cost of the first waits (a side's imports) drops out.
+            "marginal_rss_per_wait_bytes": (
+                (point["rss_bytes"] - below["rss_bytes"]) / (point["waits"] - below["waits"])
+                if below is not None and below["waits"]
+                else None
+            ),
             "cpu_per_wait_second": cpu_added / point["waits"],
             "polls_per_wait_second": point["gets"] / point["wall_seconds"] / point["waits"],
             "cpu_per_poll": cpu_added * point["wall_seconds"] / point["gets"] if point["gets"] else None,
