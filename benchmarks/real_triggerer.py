@@ -35,8 +35,8 @@ import psutil
 
 from benchmarks.emulator_process import WORKFLOW, EmulatorProcess
 
-# The harness lives with the end-to-end tests, which `make bench` runs beside: the repository root
-# is the working directory of `python -m benchmarks.run`.
+# The harness lives with the end-to-end tests: `python -m benchmarks.run` runs from the repository
+# root, which puts `tests` on the path.
 from tests.e2e.airflow_processes import AirflowStack, StackError, wait_for
 
 SIDES = ("ours", "datetime")
@@ -125,7 +125,17 @@ def run_conf(side: str, first_job: int, plan: RealTriggererPlan, job_ids: Sequen
 
 @dataclass(frozen=True)
 class TreeSample:
-    """The triggerer's process tree over one window."""
+    """
+    The triggerer's process tree over one window.
+
+    :param rss_bytes: the sum over the tree of each process's median RSS.
+    :param cpu_seconds: the tree's user and system CPU time over the window.
+    :param wall_seconds: the window's length.
+    :param started: the window's start, epoch seconds.
+    :param ended: the window's end, epoch seconds.
+    :param rss_by_process: median RSS by process: ``supervisor``, then ``child <pid>``.
+    :param cpu_by_process: CPU time by process.
+    """
 
     rss_bytes: float
     cpu_seconds: float
@@ -179,7 +189,15 @@ def sample_tree(tree: Callable[[], list[psutil.Process]], window: float) -> Tree
 
 @dataclass
 class Bench:
-    """One stack, one emulator, the jobs our sensors wait on, and the runs created so far."""
+    """
+    One stack, one emulator, the jobs our sensors wait on, and the runs created so far.
+
+    :param stack: Airflow's processes, both sides' DAGs parsed.
+    :param emulator: the emulator behind ``aws_default``.
+    :param plan: what to measure.
+    :param job_ids: the RUNNING jobs, one per wait of ours.
+    :param runs: the DAG runs of each side that still wait, by side.
+    """
 
     stack: AirflowStack
     emulator: EmulatorProcess
@@ -278,8 +296,12 @@ def measure_round(bench: Bench, side: str, job_id: int) -> list[dict[str, Any]]:
             point["gets"] = bench.gets_between(sample.started, sample.ended) if side == "ours" else 0
             points.append(point)
             print(f"real triggerer: {_brief(point)}", file=sys.stderr)
-    finally:
-        bench.remove_waits(side)
+    except BaseException:
+        # The stack is stopped next in any case: a clean-up that fails too must not hide why.
+        with contextlib.suppress(Exception):
+            bench.remove_waits(side)
+        raise
+    bench.remove_waits(side)
     return points
 
 
@@ -362,13 +384,13 @@ def bench_real_triggerer(emulator: EmulatorProcess, plan: RealTriggererPlan) -> 
     return {
         "plan": asdict(plan),
         "points": points,
-        "summary": summarize(points, plan),
+        "summary": summarize(points),
         "serialized_dag_bytes": dag_bytes,
         "wall_seconds": time.time() - started,
     }
 
 
-def summarize(points: list[dict[str, Any]], plan: RealTriggererPlan) -> list[dict[str, Any]]:
+def summarize(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per side and N: medians over rounds of the figures each round gives against its own N=0."""
     per_round: dict[tuple[str, int], list[dict[str, float | None]]] = {}
     idle = {(p["side"], p["round"]): p for p in points if p["waits"] == 0}
