@@ -229,13 +229,17 @@ class Bench:
     def wait_until_running(self, side: str, total: int, job_id: int) -> None:
         """Wait until ``total`` triggers are assigned to triggerer ``job_id`` and each has logged."""
 
+        runs = self.runs[side]
+        # Only this round's runs: the earlier rounds' ended failed, as `remove_waits` marked them.
+        ended_sql = (
+            "SELECT task_id, run_id, state FROM task_instance WHERE dag_id = ? "
+            "AND state NOT IN ('deferred', 'scheduled') AND state IS NOT NULL "
+            f"AND run_id IN ({', '.join('?' * len(runs))})"
+        )
+
         def running() -> bool:
             self.stack.check_alive()
-            ended = self.stack.query(
-                "SELECT task_id, run_id, state FROM task_instance WHERE dag_id = ? "
-                "AND state NOT IN ('deferred', 'scheduled') AND state IS NOT NULL",
-                (DAG_IDS[side],),
-            )
+            ended = self.stack.query(ended_sql, (DAG_IDS[side], *runs))
             if ended:
                 task_id, run_id, state = ended[0]
                 raise StackError(

@@ -87,7 +87,7 @@ QUICK = Settings(
     import_reps=1,
     sync_reps=30,
     real_triggerer=RealTriggererPlan(
-        counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=4.0, rounds=1
+        counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=3.0, rounds=2
     ),
 )
 
