@@ -352,15 +352,21 @@ class EntityResolutionHook(AwsBaseHook):
         waiter_max_attempts: int,
         log: TaskLog | None = None,
     ) -> JobState:
-        """The asynchronous twin of :meth:`wait_for_job`, on the shared client."""
+        """
+        The asynchronous twin of :meth:`wait_for_job`, on the shared client.
+
+        It logs the status when it changes, not at every poll
+        (:class:`~airflow_entityresolution.jobs.StatusLog`).
+        """
         schedule = jobs.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log
+        status_log = jobs.StatusLog(log)
         state = None
         async with self.shared_async_client() as client:
             for delay in schedule:
                 await asyncio.sleep(delay)
                 state = await self._async_answered_poll(client, schedule, kind, workflow_name, job_id, log)
-                state.log(log)
+                status_log(state)
                 if state.is_terminal:
                     return state
         raise schedule.timeout_error(state)

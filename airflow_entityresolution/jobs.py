@@ -72,6 +72,36 @@ class TaskLog(Protocol):
     def warning(self, msg: Any, /, *args: Any) -> object: ...
 
 
+UNCHANGED_STATUS_LOG_SECONDS = 600.0
+"""How often a wait in the triggerer logs a status that has not changed since it last logged it."""
+
+
+class StatusLog:
+    """
+    Log a job's state when its status changes, and an unchanged one at most every ``interval`` seconds.
+
+    For waits in the triggerer: there, each log line a trigger writes wakes the triggerer's
+    supervisor loop, which queries the metadata DB on every iteration, so a line per poll
+    costs far more than the poll. The first status and every change (the final one included)
+    are still logged, with their metrics.
+
+    :param log: where to log.
+    :param interval: seconds after which an unchanged status is logged again.
+    """
+
+    def __init__(self, log: TaskLog, interval: float = UNCHANGED_STATUS_LOG_SECONDS) -> None:
+        self.log = log
+        self.interval = interval
+        self._last: tuple[str | None, float] | None = None
+
+    def __call__(self, state: JobState) -> None:
+        now = time.monotonic()
+        if self._last is not None and self._last[0] == state.status and now - self._last[1] < self.interval:
+            return
+        state.log(self.log)
+        self._last = (state.status, now)
+
+
 class Verb(enum.StrEnum):
     """The three job calls every kind of job offers."""
 

@@ -47,6 +47,13 @@ def stats(emulator: EntityResolutionEmulator) -> dict[str, Any]:
     }
 
 
+def count_gets(emulator: EntityResolutionEmulator, since: float, until: float) -> dict[str, Any]:
+    """How many GetIdMappingJob requests were answered between two epoch times."""
+    requests = emulator.requests
+    count = sum(1 for r in requests if r.operation == GET_OPERATION and since <= r.time <= until)
+    return {"count": count}
+
+
 def configure(emulator: EntityResolutionEmulator, rate_limit_per_second: float | None) -> dict[str, Any]:
     """Set the rate limit; the token bucket starts full at the next request."""
     emulator.rate_limit_per_second = rate_limit_per_second
@@ -63,6 +70,7 @@ def reset(emulator: EntityResolutionEmulator) -> dict[str, Any]:
 COMMANDS: dict[str, Callable[..., Any]] = {
     "start_jobs": lambda emulator, **kw: {"job_ids": start_jobs(emulator, **kw)},
     "stats": lambda emulator: stats(emulator),
+    "count_gets": count_gets,
     "configure": configure,
     "reset": reset,
 }

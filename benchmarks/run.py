@@ -10,6 +10,7 @@ turns the figures into the report (:mod:`benchmarks.report`).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from typing import Any
 import psutil
 
 from benchmarks.emulator_process import EmulatorProcess
+from benchmarks.real_triggerer import RealTriggererPlan, bench_real_triggerer
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS = Path(__file__).resolve().parent / "dags"
@@ -56,6 +58,7 @@ class Settings:
     throttled: WaitsPlan
     import_reps: int
     sync_reps: int
+    real_triggerer: RealTriggererPlan
     count_instructions: bool = True
     seed: int = 20260101
 
@@ -71,12 +74,24 @@ FULL = Settings(
     # Fresh processes on a shared machine spread widely: medians of many, interleaved.
     import_reps=41,
     sync_reps=400,
+    # Polls every 10 s, six times as often as a sensor's default: the CPU figures are an upper bound.
+    real_triggerer=RealTriggererPlan(
+        counts=(100, 500),
+        tasks_per_dag=10,
+        poke_interval=10.0,
+        settle_seconds=5.0,
+        window_seconds=15.0,
+        rounds=2,
+    ),
 )
 QUICK = Settings(
     triggerer=(WaitsPlan(20, 0.5, (1.0, 2.0), 30.0),),
     throttled=WaitsPlan(10, 0.5, (1.0, 1.5), 20.0, rate_limit_per_second=5.0),
     import_reps=1,
     sync_reps=30,
+    real_triggerer=RealTriggererPlan(
+        counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=3.0, rounds=2
+    ),
     count_instructions=False,
 )
 
@@ -373,6 +388,13 @@ def measured_env(endpoint_conn: str, airflow_home: str, base: dict[str, str]) ->
     return env
 
 
+def starts_sensors_in_triggerer() -> bool:
+    """Whether this Airflow starts templated sensors in the triggerer (3.3 on), which benchmark 6 needs."""
+    from packaging.version import Version
+
+    return Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
+
+
 def run_all(settings: Settings, python: str = sys.executable) -> dict[str, Any]:
     """Run every benchmark in one session and return the figures."""
     started = time.time()
@@ -387,6 +409,9 @@ def run_all(settings: Settings, python: str = sys.executable) -> dict[str, Any]:
             "throttled": bench_throttled(session, settings),
             "import": bench_import(session, settings),
             "sync": bench_sync(session, settings),
+            "real_triggerer": (
+                bench_real_triggerer(emu, settings.real_triggerer) if starts_sensors_in_triggerer() else None
+            ),
         }
     results["duration_seconds"] = time.time() - started
     return results

@@ -35,8 +35,4 @@ def listed_paths(info: dict[str, Any], section: str) -> list[str]:
 
 def dotted_paths(info: dict[str, Any]) -> list[str]:
     """Every module and class path the provider info names."""
-    return [
-        path
-        for section in (*MODULE_SECTIONS, "extra-links")
-        for path in listed_paths(info, section)
-    ]
+    return [path for section in (*MODULE_SECTIONS, "extra-links") for path in listed_paths(info, section)]

@@ -249,6 +249,7 @@ async def test_async_errors_are_classified_like_sync_ones(hook, emulator):
 @pytest.fixture
 def botocore_without_job_type(edited_botocore_model):
     """A botocore model as releases before 1.40.37 ship it, with no jobType on StartIdMappingJob."""
+
     def drop_job_type(model):
         model["shapes"]["StartIdMappingJobInput"]["members"].pop("jobType", None)
 

@@ -17,6 +17,7 @@ from airflow_entityresolution.jobs import (
     ID_MAPPING,
     JobState,
     PollSchedule,
+    StatusLog,
     event_from_error,
     event_from_state,
     job_description,
@@ -95,6 +96,19 @@ def test_logging_states_status_and_metrics_and_warns_on_unknown_status(caplog):
         r.levelno == logging.WARNING and "'PAUSED' is not one the API lists" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_a_status_log_logs_each_change_and_an_unchanged_status_only_after_its_interval(caplog):
+    log = logging.getLogger("test_jobs")
+    with caplog.at_level(logging.INFO, logger="test_jobs"):
+        changes_only = StatusLog(log)
+        for status in ("QUEUED", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"):
+            changes_only(state(status))
+        every_time = StatusLog(log, interval=0)
+        for status in ("RUNNING", "RUNNING"):
+            every_time(state(status))
+    statuses = [record.getMessage().rsplit(" ", 1)[1] for record in caplog.records]
+    assert statuses == ["QUEUED", "RUNNING", "SUCCEEDED", "RUNNING", "RUNNING"]
 
 
 def test_poll_schedule_polls_at_once_then_never_later_than_configured():

@@ -135,6 +135,22 @@ async def test_a_job_that_never_ends_times_out_naming_the_last_status(emulator):
     assert "last status seen: RUNNING" in event["message"]
 
 
+async def test_a_wait_logs_the_status_when_it_changes_not_at_every_poll(emulator, capfd):
+    """In the triggerer each logged line wakes the supervisor's DB loop: an unchanged status stays quiet."""
+    emulator.add_id_mapping_workflow("slow", JobScript.succeeded(METRICS, running_seconds=0.6))
+    job_id = start("slow")
+    [event] = await events_of(trigger("slow", job_id, waiter_delay=0.05))
+    assert event["outcome"] == "succeeded"
+    assert emulator.count("GetIdMappingJob") >= 5
+    out, err = capfd.readouterr()
+    statuses = [
+        line.split(" is ")[1].split()[0]
+        for line in (out + err).splitlines()
+        if f"job {job_id} of workflow" in line and " is " in line
+    ]
+    assert statuses == ["RUNNING", "SUCCEEDED"]
+
+
 async def test_an_unlisted_status_keeps_the_wait_going(emulator):
     job_id = start(WORKFLOW)
     emulator.inject(Fault.status_override("PAUSED", count=2, operation="GetIdMappingJob"))

@@ -16,6 +16,7 @@ AIRFLOW_2_SKIP_REASON = (
     f"REST API v2, LocalExecutor on SQLite); Airflow {AIRFLOW_VERSION} has none of them"
 )
 
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
