@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -137,11 +138,20 @@ async def test_a_job_that_never_ends_times_out_naming_the_last_status(emulator):
 
 async def test_a_wait_logs_the_status_when_it_changes_not_at_every_poll(emulator, capfd):
     """In the triggerer each logged line wakes the supervisor's DB loop: an unchanged status stays quiet."""
-    emulator.add_id_mapping_workflow("slow", JobScript.succeeded(METRICS, running_seconds=0.6))
+    emulator.add_id_mapping_workflow("slow", JobScript(running_seconds=None, metrics=METRICS))
     job_id = start("slow")
+
+    async def finish_after_five_polls() -> None:
+        # Counted, not timed: a loaded machine polls less often in the same time.
+        while emulator.count("GetIdMappingJob") < 5:
+            await asyncio.sleep(0.01)
+        emulator.finish_job(job_id)
+
+    finisher = asyncio.create_task(finish_after_five_polls())
     [event] = await events_of(trigger("slow", job_id, waiter_delay=0.05))
+    await finisher
     assert event["outcome"] == "succeeded"
-    assert emulator.count("GetIdMappingJob") >= 5
+    assert emulator.count("GetIdMappingJob") >= 6
     out, err = capfd.readouterr()
     statuses = [
         line.split(" is ")[1].split()[0]
