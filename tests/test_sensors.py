@@ -11,8 +11,7 @@ import time
 
 import pytest
 from airflow_sdk import DAG, task
-from conftest import AIRFLOW_VERSION, FAILURE_MESSAGE, task_states, xcom_value
-from packaging.version import Version
+from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionRequestError
@@ -27,33 +26,6 @@ MODES = [
     pytest.param({"mode": "reschedule"}, id="reschedule"),
     pytest.param({"deferrable": True}, id="deferrable"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def reschedule_start_dates_as_a_worker_reads_them(monkeypatch):
-    """
-    On Airflow 3.0, give ``dag.test()``'s sensors their first reschedule date as a datetime.
-
-    A reschedule-mode sensor asks its supervisor when it first ran, to time itself out. Airflow
-    3.0's API client builds that answer without validating it (``model_construct``), so it holds
-    the API's JSON string; a real worker's task process still gets a datetime, since the answer
-    is decoded and validated on its way through the supervisor's socket. The in-process supervisor
-    of ``dag.test()`` hands over the object as is, and ``BaseSensorOperator`` then fails on
-    ``utcnow() - '<string>'`` at the first reschedule. Airflow 3.1 validates the answer in the
-    client; this does the same on 3.0.
-    """
-    if not Version("3") <= AIRFLOW_VERSION < Version("3.1"):
-        return
-    from airflow.sdk.api.client import TaskInstanceOperations
-    from airflow.sdk.execution_time.comms import TaskRescheduleStartDate
-
-    unvalidated = TaskInstanceOperations.get_reschedule_start_date
-
-    def validated(self, *args, **kwargs):
-        answer = unvalidated(self, *args, **kwargs)
-        return TaskRescheduleStartDate.model_validate({"start_date": answer.start_date})
-
-    monkeypatch.setattr(TaskInstanceOperations, "get_reschedule_start_date", validated)
 
 
 @pytest.fixture
