@@ -716,6 +716,18 @@ def started_job_record_key(dag_id: str, run_id: str, task_id: str) -> str:
     return StartedJobRecord.for_task({"ti": ti}, logging.getLogger(__name__)).key  # type: ignore[arg-type]
 
 
+def end_process_group(process: subprocess.Popen[Any] | None, grace: float = 5) -> None:
+    """End the process group ``process`` leads, if it still runs: SIGTERM, then SIGKILL after ``grace`` s."""
+    if process is None or process.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+            return
+
+
 def kill_processes(processes: Iterable[psutil.Process], sig: signal.Signals) -> None:
     """Send ``sig`` to each process that still exists."""
     for process in processes:

@@ -11,11 +11,9 @@ service's state lives in the emulator's process alone.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -113,14 +111,10 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         """End the process group: SIGTERM, then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
-                return
+        # Imported here: this file also runs as the emulator's process, where the tests aren't on the path.
+        from e2e.airflow_processes import end_process_group
+
+        end_process_group(self.process)
 
 
 def _read_line(stream: Any, timeout: float) -> str:

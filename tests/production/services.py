@@ -13,7 +13,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 import urllib.parse
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from e2e.airflow_processes import StackError, free_port, wait_for
+from e2e.airflow_processes import StackError, end_process_group, free_port, wait_for
 
 POSTGRES_USER = "postgres"
 
@@ -269,11 +268,4 @@ class RedisServer:
 
     def stop(self) -> None:
         """End the server's process group: SIGTERM, then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
-                return
+        end_process_group(self.process)
