@@ -8,6 +8,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import boto3
 import pytest
 from airflow_sdk import DAG, get_current_context, task
 from conftest import task_states, xcom_value
@@ -216,10 +217,14 @@ def test_a_throttled_start_is_a_refusal_so_a_job_another_task_starts_meanwhile_i
     emulator.inject(Fault.throttle(count=1, operation="StartIdMappingJob"))
     others: list[str] = []
 
+    # Another task is another process: its start goes through a client of its own, never through
+    # this task's hook, whose connection lookups share dag.test()'s in-process supervisor channel.
+    client = boto3.client("entityresolution", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+
     def another_task_starts_a_job_after_the_throttled_start() -> None:
         while not any(r.error_code == "ThrottlingException" for r in emulator.requests):
             time.sleep(0.02)
-        others.append(EntityResolutionHook().start_id_mapping_job(WORKFLOW))
+        others.append(client.start_id_mapping_job(workflowName=WORKFLOW)["jobId"])
 
     other = threading.Thread(target=another_task_starts_a_job_after_the_throttled_start, daemon=True)
     other.start()
