@@ -37,7 +37,7 @@ $(WHEEL): $(SOURCES) | $(UV)
 .venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev]" $$($(PYTHON) scripts/profiles.py requirements $*)
+		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev,openlineage]" $$($(PYTHON) scripts/profiles.py requirements $*)
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed

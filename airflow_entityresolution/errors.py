@@ -138,6 +138,7 @@ class EntityResolutionRequestError(EntityResolutionError):
     :param attempts: how many attempts botocore made, when it gave up retrying.
     :param may_have_taken_effect: whether the service may have carried out the request anyway
         (no answer came back, or a 5xx did); see :func:`may_have_taken_effect`.
+    :param resource: what ``workflow_name`` names: ``workflow``, or ``ID namespace`` for GetIdNamespace.
     """
 
     def __init__(
@@ -151,9 +152,11 @@ class EntityResolutionRequestError(EntityResolutionError):
         message: str,
         attempts: int | None = None,
         may_have_taken_effect: bool = False,
+        resource: str = "workflow",
     ) -> None:
         self.operation = operation
         self.workflow_name = workflow_name
+        self.resource = resource
         self.job_id = job_id
         self.code = code
         self.kind = kind
@@ -163,7 +166,7 @@ class EntityResolutionRequestError(EntityResolutionError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        subject = f"workflow {self.workflow_name!r}"
+        subject = f"{self.resource} {self.workflow_name!r}"
         if self.job_id:
             subject = f"job {self.job_id} of {subject}"
         text = f"{self.operation} failed for {subject}: {self.code}: {self.service_message}"
@@ -246,7 +249,11 @@ class EntityResolutionMetricsGateError(EntityResolutionError):
 
 
 def request_error(
-    error: ClientError | BotoCoreError, operation: str, workflow_name: str, job_id: str | None = None
+    error: ClientError | BotoCoreError,
+    operation: str,
+    workflow_name: str,
+    job_id: str | None = None,
+    resource: str = "workflow",
 ) -> EntityResolutionRequestError:
     """Turn a botocore error into the provider's error, keeping the service's message."""
     return EntityResolutionRequestError(
@@ -258,14 +265,17 @@ def request_error(
         message=service_message(error),
         attempts=_attempts(error),
         may_have_taken_effect=may_have_taken_effect(error),
+        resource=resource,
     )
 
 
 @contextmanager
-def translated_errors(operation: str, workflow_name: str, job_id: str | None = None) -> Iterator[None]:
+def translated_errors(
+    operation: str, workflow_name: str, job_id: str | None = None, resource: str = "workflow"
+) -> Iterator[None]:
     """Re-raise botocore errors met in the block as :class:`EntityResolutionRequestError`."""
     try:
         yield
     except (ClientError, BotoCoreError) as error:
         # The message already carries the service's code and text; botocore's traceback adds only noise.
-        raise request_error(error, operation, workflow_name, job_id) from None
+        raise request_error(error, operation, workflow_name, job_id, resource) from None

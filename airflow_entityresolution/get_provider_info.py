@@ -17,6 +17,7 @@ from airflow_entityresolution import __version__
 PACKAGE_NAME = "airflow-entityresolution"
 INTEGRATION_NAME = "AWS Entity Resolution"
 
+
 def _modules(name: str) -> list[dict[str, Any]]:
     return [{"integration-name": INTEGRATION_NAME, "python-modules": [f"airflow_entityresolution.{name}"]}]
 

@@ -31,7 +31,12 @@ if TYPE_CHECKING:
 
     from airflow_entityresolution import clients, errors, jobs, validation
     from airflow_entityresolution.jobs import JobKind, JobState, PollSchedule, TaskLog
-    from airflow_entityresolution.shapes import JobDescription, JobSummary
+    from airflow_entityresolution.shapes import (
+        IdNamespaceDescription,
+        JobDescription,
+        JobSummary,
+        WorkflowDescription,
+    )
 
     GetJobOutput: TypeAlias = GetIdMappingJobOutputTypeDef | GetMatchingJobOutputTypeDef
     StartJobOutput: TypeAlias = StartIdMappingJobOutputTypeDef | StartMatchingJobOutputTypeDef
@@ -319,6 +324,30 @@ class EntityResolutionHook(AwsBaseHook):
             if not jobs.JobState(kind, workflow_name, described["jobId"], described).is_terminal:
                 return described
         return None
+
+    def get_workflow(self, kind: JobKind, workflow_name: str) -> WorkflowDescription:
+        """
+        Return the Get*Workflow answer of ``kind`` as plain JSON: its input and output sources, its role.
+
+        :param kind: the kind of the workflow's jobs.
+        :param workflow_name: the workflow's name, or an ID mapping workflow's ARN (GetIdMappingWorkflow
+            takes only the name, which is read from it).
+        """
+        name = validation.workflow_resource_name(workflow_name)
+        with errors.translated_errors(kind.get_workflow_operation, name):
+            response = _call(self.conn, kind.get_workflow_operation)(workflowName=name)
+        return cast("WorkflowDescription", jobs.plain_answer(response))
+
+    def get_id_namespace(self, name: str) -> IdNamespaceDescription:
+        """
+        Return the GetIdNamespace answer as plain JSON: the namespace's type and its input sources.
+
+        :param name: the ID namespace's name or ARN.
+        """
+        validation.check_id_namespace_name(name, "name")
+        with errors.translated_errors("GetIdNamespace", name, resource="ID namespace"):
+            response = self.conn.get_id_namespace(idNamespaceName=name)
+        return cast("IdNamespaceDescription", jobs.plain_answer(response))
 
     # Asynchronous API, for triggers in the triggerer's event loop.
 

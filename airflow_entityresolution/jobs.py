@@ -152,6 +152,11 @@ class JobKind:
     def list_operation(self) -> str:
         return self.operation(Verb.LIST)
 
+    @property
+    def get_workflow_operation(self) -> str:
+        """Name the operation that describes a workflow of the kind, such as ``GetMatchingWorkflow``."""
+        return f"Get{self.api_name}Workflow"
+
 
 ID_MAPPING = JobKind(
     key="id_mapping",
@@ -209,13 +214,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def job_description(response: Mapping[str, Any]) -> JobDescription:
-    """Return a Get*Job response, or a List*Jobs summary, as plain JSON, without ``ResponseMetadata``."""
-    # The stubs' output shapes, but for the timestamps that _json_safe turns into strings.
-    return cast(
-        "JobDescription",
-        _json_safe({key: value for key, value in response.items() if key != "ResponseMetadata"}),
+def plain_answer(response: Mapping[str, Any]) -> dict[str, Any]:
+    """Return an API answer as plain JSON: timestamps as ISO-8601 strings, without ``ResponseMetadata``."""
+    answer: dict[str, Any] = _json_safe(
+        {key: value for key, value in response.items() if key != "ResponseMetadata"}
     )
+    return answer
+
+
+def job_description(response: Mapping[str, Any]) -> JobDescription:
+    """Return a Get*Job response, or a List*Jobs summary, as plain JSON (see :func:`plain_answer`)."""
+    # The stubs' output shapes, but for the timestamps that _json_safe turns into strings.
+    return cast("JobDescription", plain_answer(response))
 
 
 @dataclass(frozen=True)

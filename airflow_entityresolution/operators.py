@@ -153,6 +153,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         record = records.StartedJobRecord.for_task(context, self.log)
         earlier = self._earlier_try_job(context, record)
         job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
+        self.lineage_job_id = job_id
         EntityResolutionJobLink.store(
             context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=job_id
         )
@@ -323,6 +324,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         )
 
     def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
+        self.lineage_job_id, self.lineage_state = state.job_id, state
         push_xcom(context, jobs.JOB_DESCRIPTION_XCOM_KEY, state.description)
         push_xcom(context, jobs.METRICS_XCOM_KEY, state.metrics)
         record.clear()

@@ -123,7 +123,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
     def _check_inputs(self) -> None:
         validation.refuse_rendered_none(self.workflow_name, "workflow_name")
         self.kind.check_workflow_name(self.workflow_name, "workflow_name")
-        validation.check_job_id(self.job_id)
+        self.lineage_job_id = validation.check_job_id(self.job_id)
 
     def execute(self, context: Context) -> Any:
         self._check_inputs()
@@ -173,6 +173,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
         return f"{seen} Last error: {error}" if error else seen
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> JobDescription:
+        self.lineage_job_id = self.job_id
         with self._skipped_if_never_fail():
             try:
                 state = jobs.state_from_event(self.kind, event)
@@ -195,6 +196,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
             raise AirflowSkipException(f"never_fail is set: {error}") from None
 
     def _finish(self, context: Context, state: JobState) -> JobDescription:
+        self.lineage_job_id, self.lineage_state = state.job_id, state
         push_xcom(context, jobs.METRICS_XCOM_KEY, state.metrics)
         state.raise_if_rejected(self.gate)
         return state.description

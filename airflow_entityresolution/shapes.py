@@ -80,6 +80,68 @@ class JobDescription(JobSummary, total=False):
     jobType: str
 
 
+class InputSource(TypedDict):
+    """
+    One entry of a workflow's or an ID namespace's ``inputSourceConfig``.
+
+    ``inputSourceARN`` is a Glue table's ARN, or, in an ID mapping workflow, an ID namespace's.
+    """
+
+    inputSourceARN: str
+    schemaName: NotRequired[str]
+    # ID mapping workflows only: SOURCE or TARGET.
+    type: NotRequired[str]
+    # Matching workflows only.
+    applyNormalization: NotRequired[bool]
+
+
+class WorkflowOutputSource(TypedDict, total=False):
+    """One entry of a workflow's ``outputSourceConfig``; a matching workflow's lists its ``output`` too."""
+
+    outputS3Path: str
+    KMSArn: str
+    applyNormalization: bool
+    output: list[dict[str, object]]
+
+
+class WorkflowDescription(TypedDict):
+    """
+    A GetIdMappingWorkflow or GetMatchingWorkflow answer as plain JSON: timestamps are ISO-8601
+    strings and ``ResponseMetadata`` is left out.
+    """
+
+    workflowName: str
+    workflowArn: str
+    inputSourceConfig: list[InputSource]
+    createdAt: str
+    updatedAt: str
+    outputSourceConfig: NotRequired[list[WorkflowOutputSource]]
+    roleArn: NotRequired[str]
+    description: NotRequired[str]
+    incrementalRunConfig: NotRequired[dict[str, object]]
+    tags: NotRequired[dict[str, str]]
+    # ID mapping workflows only.
+    idMappingTechniques: NotRequired[dict[str, object]]
+    # Matching workflows only.
+    resolutionTechniques: NotRequired[dict[str, object]]
+
+
+class IdNamespaceDescription(TypedDict):
+    """A GetIdNamespace answer as plain JSON, like :class:`WorkflowDescription`."""
+
+    idNamespaceName: str
+    idNamespaceArn: str
+    # SOURCE or TARGET.
+    type: str
+    createdAt: str
+    updatedAt: str
+    inputSourceConfig: NotRequired[list[InputSource]]
+    roleArn: NotRequired[str]
+    description: NotRequired[str]
+    idMappingWorkflowProperties: NotRequired[list[dict[str, object]]]
+    tags: NotRequired[dict[str, str]]
+
+
 Outcome = Literal["succeeded", "failed", "timeout", "error"]
 
 

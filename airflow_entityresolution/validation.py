@@ -25,6 +25,14 @@ ID_MAPPING_WORKFLOW_ARN = re.compile(
     r"idmappingworkflow/(?P<name>[a-zA-Z0-9_\-]{1,255})"
 )
 MATCHING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-]{1,255}")
+# The service model writes ID namespace names with the same unanchored first alternative as ID mapping
+# workflow names: each alternative is matched in full here too.
+ID_NAMESPACE_NAME = re.compile(r"[a-zA-Z0-9_\-=+/]+")
+ID_NAMESPACE_ARN = re.compile(
+    r"arn:(?P<partition>aws|aws-us-gov|aws-cn):entityresolution:"
+    r"(?P<region>[a-z]{2}-[a-z]{1,10}-[0-9]):(?P<account>[0-9]{12}):"
+    r"idnamespace/(?P<name>[a-zA-Z0-9_\-]{1,255})"
+)
 JOB_TYPES = ("BATCH", "INCREMENTAL", "DELETE_ONLY")
 OUTPUT_S3_PATH = re.compile(r"s3://[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9](/.*)?")
 ROLE_ARN = re.compile(r"arn:aws:iam::[0-9]{12}:role/?[a-zA-Z0-9_+=,.@\-/]+")
@@ -38,6 +46,11 @@ ID_MAPPING_WORKFLOW_FORM = (
 )
 MATCHING_WORKFLOW_FORM = (
     "1 to 255 characters of letters, digits, _ and - (matching workflows have no ARN form)"
+)
+WORKFLOW_RESOURCE_FORM = "a workflow name of 1 to 255 letters, digits, _ and -, or an ID mapping workflow ARN"
+ID_NAMESPACE_FORM = (
+    "an ID namespace name of letters, digits and _-=+/, or an ARN like "
+    "arn:aws:entityresolution:us-east-1:123456789012:idnamespace/my-namespace"
 )
 OUTPUT_SOURCE_FORM = (
     'a list of exactly one mapping like [{"outputS3Path": "s3://bucket/prefix", '
@@ -111,6 +124,26 @@ def workflow_arn_parts(value: str) -> dict[str, str] | None:
 def check_matching_workflow_name(value: Any, parameter: str = "workflow_name") -> str:
     """Return ``value`` if it names a matching workflow, else raise."""
     return _require(parameter, value, MATCHING_WORKFLOW_NAME, MATCHING_WORKFLOW_FORM)
+
+
+def workflow_resource_name(value: Any, parameter: str = "workflow_name") -> str:
+    """
+    Return the name that Get*Workflow takes for a workflow named by name or by ID mapping workflow ARN.
+
+    The job calls take an ID mapping workflow's ARN, but GetIdMappingWorkflow takes only a name.
+    """
+    parts = workflow_arn_parts(value) if isinstance(value, str) else None
+    name = parts["name"] if parts else value
+    return _require(parameter, name, MATCHING_WORKFLOW_NAME, WORKFLOW_RESOURCE_FORM)
+
+
+def check_id_namespace_name(value: Any, parameter: str = "id_namespace_name") -> str:
+    """Return ``value`` if it names an ID namespace (name or ARN), else raise."""
+    if not isinstance(value, str) or not (
+        ID_NAMESPACE_NAME.fullmatch(value) or ID_NAMESPACE_ARN.fullmatch(value)
+    ):
+        raise InvalidParameterError(parameter, value, ID_NAMESPACE_FORM)
+    return value
 
 
 def check_job_type(value: Any, parameter: str = "job_type") -> str | None:

@@ -4,7 +4,8 @@ Run the example DAGs through real Airflow against the Entity Resolution emulator
 ``make demo`` calls this. It starts the emulator with the examples' scenario,
 points the ``aws_default`` connection at it, runs each example DAG with
 ``airflow dags test`` on a SQLite metadata DB in ``.airflow/``, and prints each
-job's outcome and metrics as the emulator reports them through boto3.
+job's outcome and metrics as the emulator reports them through boto3, and the datasets
+each task reported to OpenLineage, whose listener writes its events to a file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobKind
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "example_dags" / "emulator_scenario.json"
 LOGS = REPO / ".airflow" / "demo-logs"
+LINEAGE_EVENTS = LOGS / "openlineage.jsonl"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ EXAMPLES = (
     Example("example_entityresolution_id_mapping_sensor", "supplier-id-mapping", expect_success=True),
     Example("example_entityresolution_matching_job", "customer-matching", expect_success=True, kind=MATCHING),
     Example("example_entityresolution_failed_job", "orders-id-mapping", expect_success=False),
+    Example("example_entityresolution_lineage", "loyalty-id-mapping", expect_success=True),
 )
 
 
@@ -77,6 +80,10 @@ def airflow_env(endpoint_url: str) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(LINEAGE_EVENTS), "append": True}
+        ),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "entity-resolution-demo",
     }
 
 
@@ -125,8 +132,34 @@ def report_jobs(endpoint_url: str, example: Example) -> None:
             print(f"      {name}: {value}")
 
 
+def report_lineage(dag_id: str) -> int:
+    """Print the datasets each Entity Resolution task of the DAG reported when it ended; count the tasks."""
+    events = (
+        [json.loads(line) for line in LINEAGE_EVENTS.read_text().splitlines()]
+        if LINEAGE_EVENTS.exists()
+        else []
+    )
+    ended = [
+        event
+        for event in events
+        if event["eventType"] in ("COMPLETE", "FAIL") and event["job"]["name"].startswith(f"{dag_id}.")
+    ]
+    reported = 0
+    for event in ended:
+        facet = event["run"]["facets"].get("entityResolutionJob")
+        if facet is None:
+            continue
+        reported += 1
+        print(f"    lineage of {event['job']['name']} ({event['eventType']}, job {facet['jobId']}):")
+        for side, arrow in (("inputs", "in "), ("outputs", "out")):
+            for dataset in event[side]:
+                print(f"      {arrow} {dataset['namespace']} {dataset['name']}")
+    return reported
+
+
 def main() -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
+    LINEAGE_EVENTS.unlink(missing_ok=True)
     emulator, endpoint_url = start_emulator()
     env = airflow_env(endpoint_url)
     ok = True
@@ -150,9 +183,13 @@ def main() -> int:
             if not example.expect_success:
                 print(f"  task error: {failure_line(example.dag_id)}")
             report_jobs(endpoint_url, example)
+            if not report_lineage(example.dag_id):
+                ok = False
+                print("  UNEXPECTED: no task reported its lineage to OpenLineage")
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+    print(f"\nOpenLineage events, one per line: {LINEAGE_EVENTS}")
     print("\nDemo finished: every example behaved as expected." if ok else "\nDemo FAILED: see above.")
     return 0 if ok else 1
 

@@ -180,6 +180,8 @@ def lock(item: Profile, uv: str) -> None:
         "dev",
         "--extra",
         "emulator",
+        "--extra",
+        "openlineage",
         "--python-version",
         python_version,
         "--exclude-newer",

@@ -16,9 +16,13 @@ import pytest
 from packaging.version import Version
 
 # Airflow reads its configuration once, at first import: the home must be set before any test module loads it.
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="entityresolution-airflow-home-"))
+# A Python the suite starts to run a DAG in (tests/openlineage_run.py) shares the suite's home and DB.
+AIRFLOW_HOME = Path(
+    os.environ.get("ER_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="entityresolution-airflow-home-")
+)
 DAGS_FOLDER = AIRFLOW_HOME / "dags"
-DAGS_FOLDER.mkdir()
+DAGS_FOLDER.mkdir(exist_ok=True)
+os.environ["ER_TEST_AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
