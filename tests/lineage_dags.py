@@ -45,6 +45,15 @@ def id_mapping_job_with_output_source_config() -> DAG:
     return dag
 
 
+def example_lineage() -> DAG:
+    """The example DAG, parsed from its file as the DAG processor would."""
+    from conftest import REPO, parse_dag_folder
+
+    bag = parse_dag_folder(REPO / "example_dags", bundle_name="examples")
+    dag: DAG = bag.dags["example_entityresolution_lineage"]
+    return dag
+
+
 def matching_sensor() -> DAG:
     """A sensor on a job that someone else started: the test passes its ID in ``LINEAGE_JOB_ID``."""
     with DAG("lineage_matching_sensor", schedule=None, start_date=START) as dag:

@@ -37,6 +37,7 @@ def test_every_example_is_a_dag(example_dags):
         "example_entityresolution_failed_job",
         "example_entityresolution_matching_job",
         "example_entityresolution_matching_output_consumer",
+        "example_entityresolution_lineage",
     }
 
 
@@ -87,3 +88,14 @@ def test_matching_job_with_a_metrics_gate_and_an_asset_outlet(run_dag, example_d
     [job] = scenario_emulator.jobs()
     assert job.status == "SUCCEEDED" and scenario_emulator.count("StartMatchingJob") == 1
     assert xcom_value(dag_run, "report") == SCENARIO["matching_workflows"]["customer-matching"]["metrics"]
+
+
+def test_the_lineage_example_runs_as_any_job_without_a_lineage_transport(
+    run_dag, example_dags, scenario_emulator
+):
+    dag_run = run_dag(example_dags["example_entityresolution_lineage"])
+    assert task_states(dag_run) == {"map_loyalty_members": "success"}
+    [job] = scenario_emulator.jobs("loyalty-id-mapping")
+    assert job.status == "SUCCEEDED"
+    # The suite's own process has no OpenLineage transport, so nothing asked for lineage.
+    assert scenario_emulator.count("GetIdMappingWorkflow") == 0

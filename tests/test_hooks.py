@@ -16,7 +16,7 @@ from airflow_entityresolution.errors import (
     ErrorKind,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import ID_MAPPING
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING
 from airflow_entityresolution.validation import InvalidParameterError
 
 WORKFLOW = "customer-id-mapping"
@@ -270,3 +270,71 @@ def test_job_type_on_a_botocore_without_it_fails_before_any_request_naming_the_v
     # Without job_type the same botocore starts the job as ever.
     assert hook.start_id_mapping_job(WORKFLOW)
     assert emulator.count("StartIdMappingJob") == 1
+
+
+GLUE_TABLE = "arn:aws:glue:us-east-1:123456789012:table/crm/customers"
+
+
+def test_get_workflow_returns_the_workflows_definition_as_plain_json(hook, emulator):
+    emulator.add_matching_workflow(
+        "customer-matching",
+        definition={
+            "inputSourceConfig": [{"inputSourceARN": GLUE_TABLE, "schemaName": "customers"}],
+            "outputSourceConfig": [{"outputS3Path": "s3://matches/out/", "output": [{"name": "email"}]}],
+            "resolutionTechniques": {"resolutionType": "ML_MATCHING"},
+            "roleArn": ROLE,
+        },
+    )
+    workflow = hook.get_workflow(MATCHING, "customer-matching")
+    assert workflow["workflowName"] == "customer-matching"
+    assert workflow["inputSourceConfig"] == [{"inputSourceARN": GLUE_TABLE, "schemaName": "customers"}]
+    assert workflow["outputSourceConfig"][0]["outputS3Path"] == "s3://matches/out/"
+    assert workflow["roleArn"] == ROLE
+    assert "ResponseMetadata" not in workflow
+    json.dumps(workflow)  # timestamps are ISO-8601 strings, ready for XCom
+    assert emulator.count("GetMatchingWorkflow") == 1
+
+
+def test_get_workflow_takes_an_id_mapping_workflows_arn_by_its_name(hook, emulator):
+    arn = f"arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/{WORKFLOW}"
+    assert hook.get_workflow(ID_MAPPING, arn)["workflowArn"] == arn
+    [request] = [r for r in emulator.requests if r.operation == "GetIdMappingWorkflow"]
+    assert request.path == f"/idmappingworkflows/{WORKFLOW}"
+
+
+def test_a_missing_workflow_names_the_call_and_the_services_error(hook, emulator):
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_workflow(MATCHING, "no-such-workflow")
+    assert str(info.value).startswith(
+        "GetMatchingWorkflow failed for workflow 'no-such-workflow': ResourceNotFoundException"
+    )
+    assert info.value.kind is ErrorKind.PERMANENT
+
+
+def test_get_id_namespace_returns_its_type_and_sources(hook, emulator):
+    emulator.add_id_namespace(
+        "crm-customers",
+        definition={"type": "SOURCE", "inputSourceConfig": [{"inputSourceARN": GLUE_TABLE}], "roleArn": ROLE},
+    )
+    namespace = hook.get_id_namespace("crm-customers")
+    assert (namespace["type"], namespace["inputSourceConfig"]) == ("SOURCE", [{"inputSourceARN": GLUE_TABLE}])
+    with pytest.raises(EntityResolutionRequestError) as info:
+        hook.get_id_namespace("no-such-namespace")
+    assert str(info.value).startswith(
+        "GetIdNamespace failed for ID namespace 'no-such-namespace': ResourceNotFoundException"
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda hook: hook.get_workflow(MATCHING, "bad name!"), "workflow_name"),
+        (lambda hook: hook.get_workflow(MATCHING, "None/../x"), "workflow_name"),
+        (lambda hook: hook.get_id_namespace("bad name!"), "name"),
+    ],
+)
+def test_workflow_and_namespace_names_are_checked_before_any_request(hook, emulator, call, parameter):
+    with pytest.raises(InvalidParameterError) as info:
+        call(hook)
+    assert info.value.parameter == parameter
+    assert emulator.requests == []

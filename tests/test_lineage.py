@@ -20,7 +20,7 @@ from conftest import FAILURE_MESSAGE, REPO
 from openlineage_run import WithoutOpenLineage
 
 from airflow_entityresolution import lineage as lineage_module
-from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, JobScript
+from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.lineage import DatasetName, s3_dataset, source_dataset
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator
@@ -168,6 +168,20 @@ def test_an_id_mapping_job_follows_its_id_namespaces_to_their_glue_tables(
     assert job_facet(complete)["metrics"] == {"inputRecords": 30, "totalMappedRecords": 25}
     assert (emulator.count("GetIdMappingWorkflow"), emulator.count("GetIdNamespace")) == (1, 2)
     assert WARNING not in output
+
+
+def test_the_example_dag_reports_the_glue_tables_behind_its_id_namespaces(
+    entity_resolution_emulator, airflow_db, tmp_path, monkeypatch
+):
+    """The example's own scenario, behind the fixture's fake credentials."""
+    scenario = json.loads((REPO / "example_dags" / "emulator_scenario.json").read_text())
+    with EmulatorServer(EntityResolutionEmulator.from_scenario(scenario)) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", server.emulator.airflow_connection())
+        result, events, _ = run("example_lineage", tmp_path)
+    assert result["states"] == {"map_loyalty_members": "success"}
+    complete = task_event(events, "COMPLETE", "map_loyalty_members")
+    assert datasets(complete, "inputs") == {(GLUE, "table/crm/customers"), (GLUE, "table/loyalty/members")}
+    assert datasets(complete, "outputs") == {("s3://example-entity-resolution", "output/loyalty-id-mapping")}
 
 
 def test_an_explicit_output_source_config_is_the_output_rather_than_the_workflows(
