@@ -24,7 +24,9 @@ ID_MAPPING_WORKFLOW_ARN = re.compile(
     r"(?P<region>[a-z]{2}-[a-z]{1,10}-[0-9]):(?P<account>[0-9]{12}):"
     r"idmappingworkflow/(?P<name>[a-zA-Z0-9_\-]{1,255})"
 )
-MATCHING_WORKFLOW_NAME = re.compile(r"[a-zA-Z0-9_\-]{1,255}")
+# The service's EntityName: what Create* takes as a workflow or ID namespace name.
+ENTITY_NAME = re.compile(r"[a-zA-Z0-9_\-]{1,255}")
+MATCHING_WORKFLOW_NAME = ENTITY_NAME
 # The service model writes ID namespace names with the same unanchored first alternative as ID mapping
 # workflow names: each alternative is matched in full here too.
 ID_NAMESPACE_NAME = re.compile(r"[a-zA-Z0-9_\-=+/]+")
@@ -44,10 +46,9 @@ ID_MAPPING_WORKFLOW_FORM = (
     "a workflow name of letters, digits and _-=+/, or an ARN like "
     "arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/my-workflow"
 )
-MATCHING_WORKFLOW_FORM = (
-    "1 to 255 characters of letters, digits, _ and - (matching workflows have no ARN form)"
-)
-WORKFLOW_RESOURCE_FORM = "a workflow name of 1 to 255 letters, digits, _ and -, or an ID mapping workflow ARN"
+ENTITY_NAME_FORM = "1 to 255 characters of letters, digits, _ and -"
+MATCHING_WORKFLOW_FORM = f"{ENTITY_NAME_FORM} (matching workflows have no ARN form)"
+WORKFLOW_RESOURCE_FORM = f"a workflow name of {ENTITY_NAME_FORM}, or an ID mapping workflow ARN"
 ID_NAMESPACE_FORM = (
     "an ID namespace name of letters, digits and _-=+/, or an ARN like "
     "arn:aws:entityresolution:us-east-1:123456789012:idnamespace/my-namespace"
@@ -74,9 +75,10 @@ class InvalidParameterError(ValueError):
         super().__init__(f"Invalid {parameter}={value!r}: expected {expected}.")
 
 
-def _require(
+def check_pattern(
     parameter: str, value: Any, pattern: re.Pattern[str], expected: str, max_length: int | None = None
 ) -> str:
+    """Return ``value`` if it is a string of at most ``max_length`` that ``pattern`` matches in full."""
     too_long = max_length is not None and isinstance(value, str) and len(value) > max_length
     if not isinstance(value, str) or too_long or not pattern.fullmatch(value):
         raise InvalidParameterError(parameter, value, expected)
@@ -98,7 +100,7 @@ def refuse_rendered_none(value: Any, parameter: str) -> None:
 
 def check_job_id(value: Any, parameter: str = "job_id") -> str:
     """Return ``value`` if it is a job ID, else raise :class:`InvalidParameterError`."""
-    return _require(parameter, value, JOB_ID, JOB_ID_FORM)
+    return check_pattern(parameter, value, JOB_ID, JOB_ID_FORM)
 
 
 def is_id_mapping_workflow_name(value: Any) -> TypeGuard[str]:
@@ -123,7 +125,7 @@ def workflow_arn_parts(value: str) -> dict[str, str] | None:
 
 def check_matching_workflow_name(value: Any, parameter: str = "workflow_name") -> str:
     """Return ``value`` if it names a matching workflow, else raise."""
-    return _require(parameter, value, MATCHING_WORKFLOW_NAME, MATCHING_WORKFLOW_FORM)
+    return check_pattern(parameter, value, MATCHING_WORKFLOW_NAME, MATCHING_WORKFLOW_FORM)
 
 
 def workflow_resource_name(value: Any, parameter: str = "workflow_name") -> str:
@@ -134,7 +136,7 @@ def workflow_resource_name(value: Any, parameter: str = "workflow_name") -> str:
     """
     parts = workflow_arn_parts(value) if isinstance(value, str) else None
     name = parts["name"] if parts else value
-    return _require(parameter, name, MATCHING_WORKFLOW_NAME, WORKFLOW_RESOURCE_FORM)
+    return check_pattern(parameter, name, ENTITY_NAME, WORKFLOW_RESOURCE_FORM)
 
 
 def check_id_namespace_name(value: Any, parameter: str = "id_namespace_name") -> str:
@@ -165,32 +167,43 @@ def check_output_source_config(
     source = value[0]
     if not isinstance(source, Mapping) or not set(source) <= OUTPUT_SOURCE_KEYS:
         raise InvalidParameterError(parameter, value, OUTPUT_SOURCE_FORM)
-    _require(
-        f"{parameter}[0].outputS3Path",
-        source.get("outputS3Path"),
-        OUTPUT_S3_PATH,
-        "an S3 URI like s3://bucket/prefix, at most 1024 characters",
-        max_length=1024,
-    )
-    role_arn = _require(
-        f"{parameter}[0].roleArn",
-        source.get("roleArn"),
+    check_s3_path(source.get("outputS3Path"), f"{parameter}[0].outputS3Path")
+    check_role_arn(source.get("roleArn"), f"{parameter}[0].roleArn")
+    if "KMSArn" in source:
+        check_kms_arn(source["KMSArn"], f"{parameter}[0].KMSArn")
+    return [dict(source)]
+
+
+def check_entity_name(value: Any, parameter: str = "name") -> str:
+    """Return ``value`` if it can name a workflow or ID namespace in a Create* request, else raise."""
+    return check_pattern(parameter, value, ENTITY_NAME, ENTITY_NAME_FORM)
+
+
+def check_s3_path(value: Any, parameter: str = "outputS3Path") -> str:
+    """Return ``value`` if it is an S3 URI the API takes as an output path, else raise."""
+    expected = "an S3 URI like s3://bucket/prefix, at most 1024 characters"
+    return check_pattern(parameter, value, OUTPUT_S3_PATH, expected, max_length=1024)
+
+
+def check_role_arn(value: Any, parameter: str = "roleArn") -> str:
+    """Return ``value`` if it is an IAM role ARN of 32 to 512 characters, else raise."""
+    role_arn = check_pattern(
+        parameter,
+        value,
         ROLE_ARN,
         "an IAM role ARN of 32 to 512 characters like arn:aws:iam::123456789012:role/name",
         max_length=512,
     )
     if len(role_arn) < 32:
-        raise InvalidParameterError(
-            f"{parameter}[0].roleArn", role_arn, "an IAM role ARN of 32 to 512 characters"
-        )
-    if "KMSArn" in source:
-        _require(
-            f"{parameter}[0].KMSArn",
-            source["KMSArn"],
-            KMS_ARN,
-            "a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/id",
-        )
-    return [dict(source)]
+        raise InvalidParameterError(parameter, role_arn, "an IAM role ARN of 32 to 512 characters")
+    return role_arn
+
+
+def check_kms_arn(value: Any, parameter: str = "KMSArn") -> str:
+    """Return ``value`` if it is a KMS key ARN, else raise."""
+    return check_pattern(
+        parameter, value, KMS_ARN, "a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/id"
+    )
 
 
 def check_max_records_not_processed(value: Any, parameter: str = "max_records_not_processed") -> None:
@@ -222,7 +235,7 @@ def check_output_asset(uri: Any, parameter: str = "output_asset") -> str:
     )
     if isinstance(uri, str) and "{{" in uri:
         raise InvalidParameterError(parameter, uri, expected)
-    return _require(parameter, uri, OUTPUT_S3_PATH, expected, max_length=1024)
+    return check_pattern(parameter, uri, OUTPUT_S3_PATH, expected, max_length=1024)
 
 
 def check_waiter_settings(waiter_delay: Any, waiter_max_attempts: Any) -> None:

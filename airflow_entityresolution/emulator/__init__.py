@@ -1,5 +1,5 @@
 """
-An emulator of the AWS Entity Resolution job API, for tests and benchmarks.
+An emulator of the AWS Entity Resolution job, workflow and ID namespace API, for tests and benchmarks.
 
 It speaks the service's rest-json wire protocol over HTTP, so stock boto3 and
 aiobotocore clients reach it through ``endpoint_url`` alone::

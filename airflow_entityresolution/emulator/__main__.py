@@ -9,7 +9,6 @@ the workflows; :meth:`EntityResolutionEmulator.from_scenario` documents its keys
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import threading
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8455, help="port to listen on; 0 picks a free one")
     parser.add_argument(
-        "--scenario", type=Path, help="JSON file declaring the workflows and their job scripts"
+        "--scenario", type=Path, help="JSON file declaring the workflows, their job scripts and ID namespaces"
     )
     return parser.parse_args(argv)
 
@@ -37,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM."""
     arguments = parse_arguments(argv)
     emulator = (
-        EntityResolutionEmulator.from_scenario(json.loads(arguments.scenario.read_text()))
+        EntityResolutionEmulator.from_scenario(arguments.scenario)
         if arguments.scenario
         else EntityResolutionEmulator()
     )

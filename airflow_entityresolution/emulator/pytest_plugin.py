@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_entityresolution.emulator.state import EntityResolutionEmulator
+    from airflow_entityresolution.emulator.state import EntityResolutionEmulator, Scenario
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -27,17 +27,38 @@ STRAY_AWS_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
 
 
 @pytest.fixture
-def entity_resolution_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EntityResolutionEmulator]:
+def entity_resolution_scenario() -> Scenario | None:
     """
-    Serve a fresh emulator on 127.0.0.1 for one test, and point AWS clients at it.
+    The scenario :func:`entity_resolution_emulator` serves; ``None``, a fresh emulator, by default.
 
+    Override it in a test module, class or ``conftest.py`` (or parametrize it) with a scenario
+    mapping or the path of a JSON scenario file, as
+    :meth:`~airflow_entityresolution.emulator.EntityResolutionEmulator.from_scenario` reads them.
+    """
+    return None
+
+
+@pytest.fixture
+def entity_resolution_emulator(
+    monkeypatch: pytest.MonkeyPatch, entity_resolution_scenario: Scenario | None
+) -> Iterator[EntityResolutionEmulator]:
+    """
+    Serve an emulator on 127.0.0.1 for one test, and point AWS clients at it.
+
+    The emulator is built from :func:`entity_resolution_scenario`, fresh if it is ``None``.
     Sets fake AWS credentials and region, and ``AIRFLOW_CONN_AWS_DEFAULT`` to an AWS
     connection whose ``endpoint_url`` is the emulator. Yields the emulator; its
     ``endpoint_url`` is the server's URL.
     """
     from airflow_entityresolution.emulator.server import EmulatorServer
+    from airflow_entityresolution.emulator.state import EntityResolutionEmulator
 
-    with EmulatorServer(host="127.0.0.1", port=0) as server:
+    emulator = (
+        None
+        if entity_resolution_scenario is None
+        else EntityResolutionEmulator.from_scenario(entity_resolution_scenario)
+    )
+    with EmulatorServer(emulator, host="127.0.0.1", port=0) as server:
         for name in STRAY_AWS_VARIABLES:
             monkeypatch.delenv(name, raising=False)
         for name, value in FAKE_CREDENTIALS.items():

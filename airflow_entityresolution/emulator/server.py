@@ -1,5 +1,6 @@
 """
-The emulator's HTTP front: the rest-json wire protocol of the Entity Resolution job calls.
+The emulator's HTTP front: the rest-json wire protocol of the Entity Resolution job, workflow
+and ID namespace calls.
 
 One catch-all route parses each request into an
 :class:`~airflow_entityresolution.emulator.state.ApiCall` and writes the
@@ -32,6 +33,7 @@ from airflow_entityresolution.emulator.state import (
     EntityResolutionEmulator,
     Reply,
 )
+from airflow_entityresolution.emulator.workflows import RESOURCE_BY_COLLECTION, ResourceVerb
 from airflow_entityresolution.jobs import Verb
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<access_key_id>[^/,\s]+)/\d{8}/(?P<region>[^/,\s]+)/")
@@ -40,6 +42,13 @@ ROUTES: Mapping[tuple[str, int], Verb] = {
     ("POST", 3): Verb.START,
     ("GET", 3): Verb.LIST,
     ("GET", 4): Verb.GET,
+}
+# (method, number of path segments) -> the workflow or ID namespace call; paths are /{collection}[/{name}].
+RESOURCE_ROUTES: Mapping[tuple[str, int], ResourceVerb] = {
+    ("POST", 1): ResourceVerb.CREATE,
+    ("GET", 1): ResourceVerb.LIST,
+    ("GET", 2): ResourceVerb.GET,
+    ("DELETE", 2): ResourceVerb.DELETE,
 }
 # Benchmarks open hundreds of connections at once; the default backlog of 128 would refuse some.
 LISTEN_BACKLOG = 1024
@@ -80,9 +89,16 @@ def parse_call(method: str, raw_path: str, headers: Mapping[str, str], body: byt
     )
     leading, *segments = path.split("/")
     segments = [unquote(segment) for segment in segments]
-    verb = ROUTES.get((method, len(segments)))
-    if leading or verb is None or segments[0] not in KIND_BY_COLLECTION or segments[2] != "jobs":
+    if leading:
         return call
+    return _resource_call(call, segments) or _job_call(call, segments) or call
+
+
+def _job_call(call: ApiCall, segments: list[str]) -> ApiCall | None:
+    """Route ``/{collection}/{workflowName}/jobs[/{jobId}]``."""
+    verb = ROUTES.get((call.method, len(segments)))
+    if verb is None or segments[0] not in KIND_BY_COLLECTION or segments[2] != "jobs":
+        return None
     return dataclasses.replace(
         call,
         kind=KIND_BY_COLLECTION[segments[0]],
@@ -90,6 +106,18 @@ def parse_call(method: str, raw_path: str, headers: Mapping[str, str], body: byt
         workflow_name=segments[1],
         job_id=segments[3] if verb is Verb.GET else None,
     )
+
+
+def _resource_call(call: ApiCall, segments: list[str]) -> ApiCall | None:
+    """Route ``/{collection}`` and ``/{collection}/{name}``; a Create is logged under its body's name."""
+    verb = RESOURCE_ROUTES.get((call.method, len(segments)))
+    resource = RESOURCE_BY_COLLECTION.get(segments[0])
+    if verb is None or resource is None:
+        return None
+    name = segments[1] if len(segments) == 2 else None
+    if verb is ResourceVerb.CREATE:
+        name = resource.name_in_create_body(call.body)
+    return dataclasses.replace(call, resource=resource, resource_verb=verb, workflow_name=name)
 
 
 def encode_reply(reply: Reply, status: int) -> web.Response:

@@ -10,12 +10,15 @@ in this module, behind one lock, because tests drive the emulator from their
 own thread while the server answers from another.
 
 ID mapping and matching jobs share every line of behaviour: what differs
-between them is a :class:`JobKind` entry in :data:`JOB_KINDS`.
+between them is a :class:`JobKind` entry in :data:`JOB_KINDS`. Workflow and
+ID namespace resources (definitions, checks, answers) are defined in
+:mod:`airflow_entityresolution.emulator.workflows`; this module stores them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -24,9 +27,30 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from os import PathLike
+from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack
 
-from airflow_entityresolution.errors import SERVICE_ERRORS
+from airflow_entityresolution.emulator.replies import (
+    ERROR_STATUS,
+    Reply,
+    ServiceError,
+    checked,
+    json_body,
+    page,
+    page_size,
+)
+from airflow_entityresolution.emulator.workflows import (
+    ID_NAMESPACE,
+    RESOURCE_OPERATIONS,
+    RESOURCE_TYPES,
+    WORKFLOW_TYPE_OF,
+    Resource,
+    ResourceStore,
+    ResourceType,
+    ResourceVerb,
+    name_in_arn,
+)
 from airflow_entityresolution.jobs import (
     ID_MAPPING,
     JOB_KINDS,
@@ -38,7 +62,7 @@ from airflow_entityresolution.jobs import (
 )
 from airflow_entityresolution.validation import (
     ID_MAPPING_WORKFLOW_ARN,
-    InvalidParameterError,
+    ID_NAMESPACE_ARN,
     check_job_id,
     check_job_type,
     check_output_source_config,
@@ -47,22 +71,19 @@ from airflow_entityresolution.validation import (
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ERROR_MESSAGE = "The job failed."
-MAX_PAGE_SIZE = 25
 DEFAULT_REQUEST_LOG_LIMIT = 100_000
 
 Concurrency = Literal["reject", "queue", "unlimited"]
+# A scenario mapping, or the path of a JSON file that holds one.
+Scenario = Mapping[str, Any] | str | PathLike[str]
 # How a job script ends: as written in a scenario file, or as a JobStatus member.
 ScriptedStatus = Literal["SUCCEEDED", "FAILED", JobStatus.SUCCEEDED, JobStatus.FAILED]
 CONCURRENCY_MODES: tuple[str, ...] = ("reject", "queue", "unlimited")
 
-# The service model's errors, plus what AWS front ends answer for a path no operation owns.
-ERROR_STATUS: Mapping[str, int] = {
-    **{code: error.http_status for code, error in SERVICE_ERRORS.items()},
-    "UnknownOperationException": 404,
-}
-
 KIND_BY_COLLECTION: Mapping[str, JobKind] = {kind.collection: kind for kind in JOB_KINDS}
-OPERATIONS: frozenset[str] = frozenset(kind.operation(verb) for kind in JOB_KINDS for verb in Verb)
+OPERATIONS: frozenset[str] = (
+    frozenset(kind.operation(verb) for kind in JOB_KINDS for verb in Verb) | RESOURCE_OPERATIONS
+)
 # Metrics a job reports while it runs; the rest appear once it is terminal.
 RUNNING_METRICS = frozenset({"inputRecords"})
 
@@ -179,10 +200,16 @@ FAULT_ERRORS: Mapping[FaultKind, tuple[str, str]] = {
 }
 START_OPERATIONS = frozenset(kind.operation(Verb.START) for kind in JOB_KINDS)
 GET_OPERATIONS = frozenset(kind.operation(Verb.GET) for kind in JOB_KINDS)
+CREATE_OPERATIONS = frozenset(kind.operation(ResourceVerb.CREATE) for kind in RESOURCE_TYPES)
+DELETE_WORKFLOW_OPERATIONS = frozenset(
+    kind.operation(ResourceVerb.DELETE) for kind in WORKFLOW_TYPE_OF.values()
+)
+RESOURCE_LIST_OPERATIONS = frozenset(kind.operation(ResourceVerb.LIST) for kind in RESOURCE_TYPES)
 # The model lets only these operations answer these faults; the others may hit any operation.
 FAULT_OPERATIONS: Mapping[FaultKind, frozenset[str]] = {
-    FaultKind.CONFLICT: START_OPERATIONS,
-    FaultKind.EXCEEDS_LIMIT: START_OPERATIONS,
+    FaultKind.CONFLICT: START_OPERATIONS | CREATE_OPERATIONS | DELETE_WORKFLOW_OPERATIONS,
+    FaultKind.EXCEEDS_LIMIT: START_OPERATIONS | CREATE_OPERATIONS,
+    FaultKind.NOT_FOUND: OPERATIONS - CREATE_OPERATIONS - RESOURCE_LIST_OPERATIONS,
     FaultKind.STATUS_OVERRIDE: GET_OPERATIONS,
 }
 
@@ -205,8 +232,8 @@ class Fault:
     :param kind: what the fault does.
     :param count: how many matching requests it hits; ``None`` hits every one.
     :param operation: the operation it hits, e.g. ``"GetIdMappingJob"``; ``None`` for any.
-    :param workflow_name: the workflow it hits, by name (requests by ARN count too);
-        ``None`` for any.
+    :param workflow_name: the workflow (or ID namespace) it hits, by name (requests by ARN
+        count too); ``None`` for any. A List of workflows or namespaces names none.
     :param seconds: the delay of a latency fault.
     :param status: the status string a status override answers.
     :param message: the error message of an error fault, instead of the default.
@@ -313,12 +340,16 @@ class ApiCall:
     :param path: the raw request path, as sent.
     :param region: the region of the request's SigV4 credential scope.
     :param access_key_id: the access key ID the request was signed with, if it was signed.
-    :param kind: the job kind its path addresses; ``None`` if no operation owns the path.
-    :param verb: the job call it makes; ``None`` if no operation owns the path.
-    :param workflow_name: the percent-decoded ``workflowName`` path segment.
+    :param kind: the job kind its path addresses; ``None`` unless it is a job call.
+    :param verb: the job call it makes; ``None`` unless it is a job call.
+    :param workflow_name: the percent-decoded ``workflowName`` (or ``idNamespaceName``) path
+        segment; for a Create, the name its body carries.
     :param job_id: the percent-decoded ``jobId`` path segment of a Get.
     :param query: the query string parameters.
     :param body: the request body.
+    :param resource: the workflow or ID namespace type its path addresses; ``None`` unless it
+        is a call on such a resource.
+    :param resource_verb: the resource call it makes; ``None`` unless it is one.
     """
 
     method: str
@@ -331,32 +362,17 @@ class ApiCall:
     job_id: str | None = None
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    resource: ResourceType | None = None
+    resource_verb: ResourceVerb | None = None
 
     @property
     def operation(self) -> str | None:
         """The operation name, e.g. ``StartMatchingJob``; ``None`` for an unknown path."""
+        if self.resource is not None and self.resource_verb is not None:
+            return self.resource.operation(self.resource_verb)
         if self.kind is None or self.verb is None:
             return None
         return self.kind.operation(self.verb)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """
-    The answer to an :class:`ApiCall`, for the server to put on the wire.
-
-    :param status: the HTTP status; ``None`` means close the connection without an answer.
-    :param payload: the JSON body.
-    :param error_code: the exception name for ``x-amzn-ErrorType``; ``None`` on success.
-    :param delay_seconds: how long to wait before answering.
-    :param truncate_body: send only the first half of the JSON body.
-    """
-
-    status: int | None
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    error_code: str | None = None
-    delay_seconds: float = 0.0
-    truncate_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -365,7 +381,9 @@ class RecordedRequest:
     One request the emulator answered, as its request log keeps it.
 
     :param operation: the operation name, ``None`` for a path no operation owns.
-    :param workflow_name: the ``workflowName`` as sent (a name or an ARN).
+    :param workflow_name: the ``workflowName`` as sent (a name or an ARN); for an ID namespace
+        call its ``idNamespaceName``; for a Create the name in its body; ``None`` for a List of
+        workflows or namespaces.
     :param job_id: the ``jobId`` of a Get.
     :param status: the HTTP status answered; ``None`` if the connection was dropped.
     :param region: the region of the request's credential scope.
@@ -421,29 +439,9 @@ class JobSnapshot:
     output_source_config: Sequence[Mapping[str, str]] | None
 
 
-class ServiceError(Exception):
-    """
-    An error the API answers, as its exception name, message and extra body members.
-
-    :param code: the exception name, e.g. ``"ValidationException"``.
-    :param message: the ``message`` of the body.
-    :param members: further body members, e.g. ``quotaName``.
-    """
-
-    def __init__(self, code: str, message: str, **members: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.members = members
-
-    def reply(self) -> Reply:
-        """The error as an answer."""
-        return Reply(ERROR_STATUS[self.code], {"message": self.message, **self.members}, self.code)
-
-
 def workflow_name_of(reference: str | None) -> str | None:
-    """Name the workflow a ``workflowName`` refers to, resolving an ID mapping workflow ARN."""
-    arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference or "")
+    """Name the workflow or ID namespace a request refers to, resolving their ARNs."""
+    arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference or "") or ID_NAMESPACE_ARN.fullmatch(reference or "")
     return arn["name"] if arn else reference
 
 
@@ -663,6 +661,7 @@ class EntityResolutionEmulator:
         self.endpoint_url: str | None = None
         self._lock = threading.Lock()
         self._workflows: dict[tuple[JobKind, str, str], _Workflow] = {}
+        self._resources = ResourceStore(account_id)
         self._jobs: dict[str, _Job] = {}
         self._faults: list[_ArmedFault] = []
         self._buckets: dict[str, _TokenBucket] = {}
@@ -670,9 +669,9 @@ class EntityResolutionEmulator:
         self._request_counts: Counter[tuple[str | None, str | None]] = Counter()
 
     @classmethod
-    def from_scenario(cls, scenario: Mapping[str, Any]) -> EntityResolutionEmulator:
+    def from_scenario(cls, scenario: Scenario) -> EntityResolutionEmulator:
         """
-        Build an emulator from a scenario, e.g. a JSON file's content.
+        Build an emulator from a scenario, or from the path of a JSON file holding one.
 
         A scenario is a mapping with these keys, all optional::
 
@@ -690,16 +689,19 @@ class EntityResolutionEmulator:
                   "error_message": null,
                   "metrics": {"inputRecords": 100},
                   "output_source_config": [{"outputS3Path": "s3://...", "roleArn": "arn:..."}],
-                  "next_jobs": [{...a script of the keys above...}]   # for the first starts
+                  "next_jobs": [{...a script of the keys above...}],  # for the first starts
+                  "definition": {"inputSourceConfig": [...], ...}  # optional, see add_id_mapping_workflow
                 }
               },
-              "matching_workflows": {"<name>": {...the same keys...}}
+              "matching_workflows": {"<name>": {...the same keys...}},
+              "id_namespaces": {"<name>": {"region": "eu-west-1", "definition": {"type": "SOURCE", ...}}}
             }
 
-        :param scenario: the scenario mapping.
+        :param scenario: the scenario mapping, or the path of a JSON file that holds one.
         """
+        spec = scenario if isinstance(scenario, Mapping) else json.loads(Path(scenario).read_text())
         _refuse_unknown_keys(
-            scenario,
+            spec,
             {
                 "account_id",
                 "concurrency",
@@ -708,48 +710,102 @@ class EntityResolutionEmulator:
                 "region",
                 "id_mapping_workflows",
                 "matching_workflows",
+                "id_namespaces",
             },
             "a scenario",
         )
         emulator = cls(
-            account_id=scenario.get("account_id", DEFAULT_ACCOUNT_ID),
-            concurrency=scenario.get("concurrency", "reject"),
-            rate_limit_per_second=scenario.get("rate_limit_per_second"),
-            request_log_limit=scenario.get("request_log_limit", DEFAULT_REQUEST_LOG_LIMIT),
+            account_id=spec.get("account_id", DEFAULT_ACCOUNT_ID),
+            concurrency=spec.get("concurrency", "reject"),
+            rate_limit_per_second=spec.get("rate_limit_per_second"),
+            request_log_limit=spec.get("request_log_limit", DEFAULT_REQUEST_LOG_LIMIT),
         )
-        default_region = scenario.get("region", DEFAULT_REGION)
+        default_region = spec.get("region", DEFAULT_REGION)
         for kind in JOB_KINDS:
-            for name, workflow_spec in scenario.get(f"{kind.key}_workflows", {}).items():
+            for name, workflow_spec in spec.get(f"{kind.key}_workflows", {}).items():
                 script_spec = dict(workflow_spec)
                 region = script_spec.pop("region", default_region)
+                definition = script_spec.pop("definition", None)
                 next_jobs = [JobScript.from_mapping(script) for script in script_spec.pop("next_jobs", [])]
-                emulator._add_workflow(kind, name, JobScript.from_mapping(script_spec), region)
+                script = JobScript.from_mapping(script_spec)
+                emulator._add_resource(WORKFLOW_TYPE_OF[kind], name, region, definition, script)
                 emulator.script_next_jobs(name, *next_jobs, region=region, kind=kind.key)
+        for name, namespace_spec in spec.get("id_namespaces", {}).items():
+            _refuse_unknown_keys(namespace_spec, {"region", "definition"}, f"ID namespace {name!r}")
+            region = namespace_spec.get("region", default_region)
+            emulator.add_id_namespace(name, region, namespace_spec.get("definition"))
         return emulator
 
     def add_id_mapping_workflow(
-        self, name: str, script: JobScript | None = None, region: str = DEFAULT_REGION
+        self,
+        name: str,
+        script: JobScript | None = None,
+        region: str = DEFAULT_REGION,
+        definition: Mapping[str, Any] | None = None,
     ) -> str:
         """
         Declare an ID mapping workflow and return its ARN.
 
+        Without a definition the workflow gets a rule-based one: a SOURCE input from the Glue
+        table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema
+        ``{name}``, output to ``s3://entity-resolution-{account}-{region}/{name}/``, one rule
+        matching on ``email``, and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``
+        (characters other than letters, digits, ``_`` and ``-`` in ``name`` become ``_``).
+
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
         :param region: the region it lives in.
+        :param definition: the members of a CreateIdMappingWorkflow request but ``workflowName``,
+            e.g. ``{"inputSourceConfig": [...], "idMappingTechniques": {...}}``, checked as the
+            service checks a Create: a ``ValueError`` names the member at fault.
         """
-        return self._add_workflow(ID_MAPPING, name, script or JobScript(), region)
+        return self._add_resource(
+            WORKFLOW_TYPE_OF[ID_MAPPING], name, region, definition, script or JobScript()
+        )
 
     def add_matching_workflow(
-        self, name: str, script: JobScript | None = None, region: str = DEFAULT_REGION
+        self,
+        name: str,
+        script: JobScript | None = None,
+        region: str = DEFAULT_REGION,
+        definition: Mapping[str, Any] | None = None,
     ) -> str:
         """
         Declare a matching workflow and return its ARN.
 
+        Without a definition the workflow gets a rule-matching one: an input from the Glue table
+        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
+        normalized, output of the ``email`` column to ``s3://entity-resolution-{account}-{region}/{name}/``,
+        one rule matching on ``email``, and the role
+        ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
         :param region: the region it lives in.
+        :param definition: the members of a CreateMatchingWorkflow request but ``workflowName``,
+            e.g. ``{"inputSourceConfig": [...], "outputSourceConfig": [...], "resolutionTechniques":
+            {...}, "roleArn": "..."}``, checked as the service checks a Create: a ``ValueError``
+            names the member at fault.
         """
-        return self._add_workflow(MATCHING, name, script or JobScript(), region)
+        return self._add_resource(WORKFLOW_TYPE_OF[MATCHING], name, region, definition, script or JobScript())
+
+    def add_id_namespace(
+        self, name: str, region: str = DEFAULT_REGION, definition: Mapping[str, Any] | None = None
+    ) -> str:
+        """
+        Declare an ID namespace and return its ARN.
+
+        Without a definition the namespace is of type SOURCE, with an input from the Glue table
+        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
+        and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+
+        :param name: the namespace name.
+        :param region: the region it lives in.
+        :param definition: the members of a CreateIdNamespace request but ``idNamespaceName``,
+            e.g. ``{"type": "TARGET"}``, checked as the service checks a Create: a ``ValueError``
+            names the member at fault.
+        """
+        return self._add_resource(ID_NAMESPACE, name, region, definition)
 
     def script_next_jobs(
         self,
@@ -833,7 +889,8 @@ class EntityResolutionEmulator:
         Count the requests of an operation since the start or the last :meth:`reset`.
 
         :param operation: the operation name, e.g. ``"GetIdMappingJob"``.
-        :param workflow_name: only requests for this workflow (by name or ARN); ``None`` for all.
+        :param workflow_name: only requests for this workflow or ID namespace (by name or ARN;
+            a Create counts under the name its body carries); ``None`` for all.
         """
         with self._lock:
             return sum(
@@ -910,23 +967,47 @@ class EntityResolutionEmulator:
             )
         )
 
-    def _add_workflow(self, kind: JobKind, name: str, script: JobScript, region: str) -> str:
-        try:
-            kind.check_workflow_name(name, "name")
-        except InvalidParameterError as error:
-            raise ValueError(str(error)) from error
-        if ID_MAPPING_WORKFLOW_ARN.fullmatch(name):
-            raise ValueError(f"Declare a workflow by its name, not by an ARN: {name!r}.")
-        _check_script_metrics(kind, script)
+    def _add_resource(
+        self,
+        resource_type: ResourceType,
+        name: str,
+        region: str,
+        definition: Mapping[str, Any] | None,
+        script: JobScript | None = None,
+    ) -> str:
+        resource_type.check_declared_name(name)
+        if resource_type.job_kind is not None and script is not None:
+            _check_script_metrics(resource_type.job_kind, script)
+        stored = resource_type.checked_definition(definition, self.account_id, region, name)
         with self._lock:
-            if (kind, region, name) in self._workflows:
-                raise ValueError(f"The {kind.label} workflow {name!r} is already declared in {region}.")
-            self._workflows[(kind, region, name)] = _Workflow(kind, name, region, script)
-        return self._arn(kind, region, name)
+            if self._resources.find(resource_type, region, name) is not None:
+                raise ValueError(f"The {resource_type.label} {name!r} is already declared in {region}.")
+            resource = self._resources.add(resource_type, name, region, stored)
+            return self._keep_job_side(resource, script).arn
 
-    def _arn(self, kind: JobKind, region: str, name: str) -> str:
-        resource = kind.collection.removesuffix("s")
-        return f"arn:aws:entityresolution:{region}:{self.account_id}:{resource}/{name}"
+    def _keep_job_side(self, resource: Resource, script: JobScript | None = None) -> Resource:
+        """Give a new workflow what its jobs need: its scripts, found by kind, region and name."""
+        kind = resource.type.job_kind
+        if kind is not None:
+            workflow = _Workflow(kind, resource.name, resource.region, script or JobScript())
+            self._workflows[(kind, resource.region, resource.name)] = workflow
+        return resource
+
+    def _forget_job_side(self, resource: Resource, now: float) -> None:
+        """Forget a workflow's scripts, so that starts on it are refused; refuse while a job runs."""
+        kind = resource.type.job_kind
+        if kind is None:
+            return
+        workflow = self._workflows[(kind, resource.region, resource.name)]
+        for job in self._jobs.values():
+            if job.workflow is workflow and not self._has_ended(job, now):
+                # The model's ConflictException, whose examples include "Workflow is currently running".
+                raise ServiceError(
+                    "ConflictException",
+                    f"The {kind.label} workflow {workflow.name} cannot be deleted: its job "
+                    f"{job.job_id} is {job.status_at(now)}.",
+                )
+        del self._workflows[(kind, resource.region, resource.name)]
 
     def _declared_workflow(self, name: str, region: str | None, kind: str | None) -> _Workflow:
         candidates = [
@@ -969,18 +1050,42 @@ class EntityResolutionEmulator:
         return REPLY_ALTERATIONS[fault.kind](self._answer(call, now), fault)
 
     def _answer(self, call: ApiCall, now: float) -> Reply:
-        if call.kind is None or call.verb is None:
+        perform = self._operation_for(call, now)
+        if perform is None:
             return ServiceError(
                 "UnknownOperationException", f"No operation answers {call.method} {call.path}."
             ).reply()
-        perform = {Verb.START: self._start_job, Verb.GET: self._get_job, Verb.LIST: self._list_jobs}
         try:
-            return Reply(200, perform[call.verb](call.kind, call, now))
+            return Reply(200, perform())
         except ServiceError as error:
             return error.reply()
 
+    def _operation_for(self, call: ApiCall, now: float) -> Callable[[], dict[str, Any]] | None:
+        if call.resource is not None and call.resource_verb is not None:
+            return functools.partial(self._resource_call, call.resource, call.resource_verb, call, now)
+        if call.kind is not None and call.verb is not None:
+            job_calls = {Verb.START: self._start_job, Verb.GET: self._get_job, Verb.LIST: self._list_jobs}
+            return functools.partial(job_calls[call.verb], call.kind, call, now)
+        return None
+
+    def _resource_call(
+        self, resource_type: ResourceType, verb: ResourceVerb, call: ApiCall, now: float
+    ) -> dict[str, Any]:
+        store = self._resources
+        if verb is ResourceVerb.LIST:
+            return store.list_page(resource_type, call.region, call.query)
+        if verb is ResourceVerb.CREATE:
+            return self._keep_job_side(store.create(resource_type, call.region, call.body)).created()
+        # The current model and API reference answer ResourceNotFoundException to a Delete of a
+        # missing resource too; older documentation said such a Delete succeeds.
+        resource = store.existing(resource_type, call.region, call.workflow_name, verb)
+        if verb is ResourceVerb.GET:
+            return resource.description()
+        self._forget_job_side(resource, now)
+        return store.delete(resource)
+
     def _start_job(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
-        _checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
         body = _start_body(kind, call.body)
         workflow = self._resolve_workflow(kind, call)
         waits_for = self._job_to_wait_for(kind, workflow.region, now)
@@ -1004,8 +1109,8 @@ class EntityResolutionEmulator:
         return payload
 
     def _get_job(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
-        _checked(kind.check_workflow_name, call.workflow_name, "workflowName")
-        _checked(check_job_id, call.job_id, "jobId")
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        checked(check_job_id, call.job_id, "jobId")
         workflow = self._resolve_workflow(kind, call)
         job = self._jobs.get(call.job_id or "")
         if job is None or job.workflow is not workflow:
@@ -1016,17 +1121,16 @@ class EntityResolutionEmulator:
         return job.description(now)
 
     def _list_jobs(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
-        _checked(kind.check_workflow_name, call.workflow_name, "workflowName")
-        page_size = _page_size(call.query.get("maxResults"))
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        size = page_size(call.query.get("maxResults"))
         workflow = self._resolve_workflow(kind, call)
         newest_first = [job for job in reversed(self._jobs.values()) if job.workflow is workflow]
-        offset = _page_offset(newest_first, call.query.get("nextToken"))
-        page = newest_first[offset : offset + page_size]
-        for job in page:
+        listed, next_token = page(newest_first, call.query.get("nextToken"), size, lambda job: job.job_id)
+        for job in listed:
             self._start_clock(job, now)
-        payload: dict[str, Any] = {"jobs": [job.summary(now) for job in page]}
-        if offset + page_size < len(newest_first):
-            payload["nextToken"] = newest_first[offset + page_size].job_id
+        payload: dict[str, Any] = {"jobs": [job.summary(now) for job in listed]}
+        if next_token is not None:
+            payload["nextToken"] = next_token
         return payload
 
     def _resolve_workflow(self, kind: JobKind, call: ApiCall) -> _Workflow:
@@ -1035,7 +1139,7 @@ class EntityResolutionEmulator:
         name: str | None = reference
         arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference)
         if arn is not None:
-            name = arn["name"] if (arn["region"], arn["account"]) == (call.region, self.account_id) else None
+            name = name_in_arn(arn, call.region, self.account_id)
         workflow = self._workflows.get((kind, call.region, name)) if name is not None else None
         if workflow is None:
             raise ServiceError(
@@ -1083,13 +1187,6 @@ class EntityResolutionEmulator:
             job = successor
 
 
-def _checked(check: Callable[[Any, str], Any], value: Any, parameter: str) -> Any:
-    try:
-        return check(value, parameter)
-    except InvalidParameterError as error:
-        raise ServiceError("ValidationException", str(error)) from error
-
-
 def _check_script_metrics(kind: JobKind, script: JobScript) -> None:
     unknown = set(script.metrics or {}) - kind.metric_names
     if unknown:
@@ -1101,10 +1198,7 @@ def _as_tuple(config: list[dict[str, str]] | None) -> tuple[Mapping[str, str], .
 
 
 def _start_body(kind: JobKind, raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as error:
-        raise ServiceError("ValidationException", f"The request body is not JSON: {error}.") from error
+    body = json_body(raw)
     if not isinstance(body, dict):
         raise ServiceError("ValidationException", "The request body must be a JSON object.")
     unknown = set(body) - kind.start_body_members
@@ -1113,37 +1207,16 @@ def _start_body(kind: JobKind, raw: bytes) -> dict[str, Any]:
             "ValidationException", f"Unknown members in the request body: {', '.join(sorted(unknown))}."
         )
     if "jobType" in body:
-        _checked(check_job_type, body["jobType"], "jobType")
+        checked(check_job_type, body["jobType"], "jobType")
     if "outputSourceConfig" in body:
-        body["outputSourceConfig"] = _checked(
+        body["outputSourceConfig"] = checked(
             check_output_source_config, body["outputSourceConfig"], "outputSourceConfig"
         )
     return body
 
 
-def _page_size(raw: str | None) -> int:
-    if raw is None:
-        return MAX_PAGE_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        size = 0
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        expected = f"expected an integer from 1 to {MAX_PAGE_SIZE}"
-        raise ServiceError("ValidationException", f"Invalid maxResults={raw!r}: {expected}.")
-    return size
-
-
-def _page_offset(jobs: list[_Job], next_token: str | None) -> int:
-    if next_token is None:
-        return 0
-    for offset, job in enumerate(jobs):
-        if job.job_id == next_token:
-            return offset
-    raise ServiceError("ValidationException", f"Invalid nextToken={next_token!r}.")
-
-
 __all__ = [
+    "ERROR_STATUS",
     "ApiCall",
     "EntityResolutionEmulator",
     "Fault",

@@ -21,8 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,11 +33,17 @@ import botocore
 import botocore.session
 import pytest
 from aiobotocore.config import AioConfig
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from emulator_clients import (
+    ERROR_FAULT_KINDS,
+    NO_RETRIES,
+    REGION,
+    SERVICE_MODEL,
+    error_of,
+    make_client,
+    signed_request,
+)
 from packaging.version import Version
 from shape_check import (
     assert_matches_shape,
@@ -52,22 +56,18 @@ from airflow_entityresolution.emulator import (
     EmulatorServer,
     EntityResolutionEmulator,
     Fault,
-    FaultKind,
     JobScript,
 )
 from airflow_entityresolution.jobs import JOB_KINDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
-NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 OUTPUT_SOURCE = {
     "outputS3Path": "s3://entity-bucket/output/",
     "roleArn": "arn:aws:iam::123456789012:role/entity-resolution-writer",
 }
 ID_MAPPING_METRICS = {"inputRecords": 120, "totalRecordsProcessed": 118, "recordsNotProcessed": 2}
 MATCHING_METRICS = {"inputRecords": 50, "totalRecordsProcessed": 50, "matchIDs": 7}
-SERVICE_MODEL = botocore.session.get_session().get_service_model("entityresolution")
 MISSING_JOB_ID = "0" * 32
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 EMULATED_OPERATIONS = (
@@ -78,26 +78,6 @@ EMULATED_OPERATIONS = (
     "GetMatchingJob",
     "ListMatchingJobs",
 )
-ERROR_FAULT_KINDS = {
-    "ThrottlingException": FaultKind.THROTTLE,
-    "InternalServerException": FaultKind.SERVER_ERROR,
-    "AccessDeniedException": FaultKind.ACCESS_DENIED,
-    "ResourceNotFoundException": FaultKind.NOT_FOUND,
-    "ConflictException": FaultKind.CONFLICT,
-    "ExceedsLimitException": FaultKind.EXCEEDS_LIMIT,
-}
-
-
-def make_client(endpoint_url: str, region: str = REGION, config: Config = NO_RETRIES) -> Any:
-    """A stock boto3 client for the emulator; by default it does not retry, so faults surface."""
-    return boto3.client(
-        "entityresolution",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=config,
-    )
 
 
 @dataclass(frozen=True)
@@ -168,31 +148,6 @@ def served() -> Iterator[Callable[..., EntityResolutionEmulator]]:
 
 def sleep_until(deadline: float) -> None:
     time.sleep(max(0.0, deadline - time.monotonic()))
-
-
-def error_of(call: Callable[..., Any], **parameters: Any) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call(**parameters)
-    return caught.value
-
-
-def signed_request(
-    endpoint_url: str, method: str, path: str, body: bytes = b"", region: str = REGION
-) -> tuple[int, dict[str, str], bytes]:
-    """Send a request signed like boto3 signs, for inputs a stock client refuses to send."""
-    request = AWSRequest(
-        method=method, url=endpoint_url + path, data=body, headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(Credentials("testing", "testing"), "entityresolution", region).add_auth(request)
-    prepared = request.prepare()
-    outgoing = urllib.request.Request(
-        prepared.url, data=body or None, headers=dict(prepared.headers), method=method
-    )
-    try:
-        with urllib.request.urlopen(outgoing, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 # --- each operation of both kinds ---------------------------------------------------------
