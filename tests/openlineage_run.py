@@ -7,6 +7,8 @@ first loads plugins: the suite's own process runs without a transport, so withou
 each lineage test runs its DAG here. With ``--without-openlineage`` the provider cannot be
 imported, as where it is not installed.
 
+The result is the line that starts with :data:`RESULT`: the listener's own processes print too.
+
     python tests/openlineage_run.py BUILDER [--without-openlineage]
 
 ``BUILDER`` names a function of ``tests/lineage_dags.py`` that returns the DAG.
@@ -15,16 +17,21 @@ imported, as where it is not installed.
 from __future__ import annotations
 
 import importlib.abc
+import importlib.metadata
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+RESULT = "openlineage_run result:"
 
 
 class WithoutOpenLineage(importlib.abc.MetaPathFinder):
     """Refuse the OpenLineage provider and client, as an environment that lacks them does."""
 
     HIDDEN = ("airflow.providers.openlineage", "openlineage")
+    HIDDEN_DISTRIBUTIONS = ("apache-airflow-providers-openlineage", "openlineage-")
 
     @classmethod
     def hides(cls, name: str) -> bool:
@@ -34,11 +41,25 @@ class WithoutOpenLineage(importlib.abc.MetaPathFinder):
         if self.hides(name):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
+    @classmethod
+    def install(cls) -> None:
+        """Hide the modules, and the distributions whose entry points Airflow's providers manager reads."""
+        sys.meta_path.insert(0, cls())
+        distributions = importlib.metadata.distributions
+
+        def installed(**kwargs: Any) -> Iterator[importlib.metadata.Distribution]:
+            for distribution in distributions(**kwargs):
+                name = distribution.metadata["Name"].lower().replace("_", "-")
+                if not name.startswith(cls.HIDDEN_DISTRIBUTIONS):
+                    yield distribution
+
+        importlib.metadata.distributions = installed  # type: ignore[assignment]
+
 
 def main() -> None:
     builder, *flags = sys.argv[1:]
     if "--without-openlineage" in flags:
-        sys.meta_path.insert(0, WithoutOpenLineage())
+        WithoutOpenLineage.install()
     sys.path.insert(0, str(Path(__file__).parent))
     import conftest
     import lineage_dags
@@ -46,7 +67,7 @@ def main() -> None:
     dag = getattr(lineage_dags, builder)()
     conftest.sync_dags(dag)
     dag_run = dag.test()
-    print(json.dumps({"states": conftest.task_states(dag_run)}))
+    print(RESULT, json.dumps({"states": conftest.task_states(dag_run)}))
 
 
 if __name__ == "__main__":

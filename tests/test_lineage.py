@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import FAILURE_MESSAGE, REPO
-from openlineage_run import WithoutOpenLineage
+from openlineage_run import RESULT, WithoutOpenLineage
 
 from airflow_entityresolution import lineage as lineage_module
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
@@ -105,7 +105,11 @@ def run(
     )
     output = answered.stdout + answered.stderr
     assert answered.returncode == 0, output[-5000:]
-    result = json.loads(answered.stdout.strip().splitlines()[-1])
+    [result] = [
+        json.loads(line.removeprefix(RESULT))
+        for line in answered.stdout.splitlines()
+        if line.startswith(RESULT)
+    ]
     emitted = [json.loads(line) for line in events.read_text().splitlines()] if events.exists() else []
     return result, emitted, output
 
@@ -146,7 +150,6 @@ def test_a_matching_job_reports_its_two_glue_tables_and_its_s3_output(
         "kind": "matching",
         "status": "SUCCEEDED",
         "metrics": {"inputRecords": 40, "matchIDs": 12},
-        "errorMessage": None,
     }
     # One workflow read per task, on the worker after the job ended, however often the wait polled.
     assert emulator.count("GetMatchingWorkflow") == 1
