@@ -152,8 +152,8 @@ def _output_paths(config: Iterable[Any] | None) -> list[str]:
 def _input_datasets(
     hook: EntityResolutionHook, workflow: WorkflowDescription, skipped: list[str]
 ) -> Iterable[DatasetName]:
-    for source in workflow.get("inputSourceConfig", []):
-        arn = source["inputSourceARN"]
+    # Each source once, so that a namespace listed twice costs one GetIdNamespace.
+    for arn in dict.fromkeys(source["inputSourceARN"] for source in workflow.get("inputSourceConfig", [])):
         namespace = id_namespace_name(arn)
         if namespace is None:
             yield source_dataset(arn)
