@@ -17,13 +17,14 @@ from airflow_entityresolution.links import EntityResolutionJobLink
 from airflow_entityresolution.tasks import JobTask
 
 if TYPE_CHECKING:
-    from airflow_entityresolution import errors, jobs, records, validation
+    from airflow_entityresolution import errors, events, jobs, records, validation
     from airflow_entityresolution.compat import Context
     from airflow_entityresolution.jobs import JobState
     from airflow_entityresolution.records import StartedJobRecord
 else:
     # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
     errors = LazyModule("airflow_entityresolution.errors")
+    events = LazyModule("airflow_entityresolution.events")
     jobs = LazyModule("airflow_entityresolution.jobs")
     records = LazyModule("airflow_entityresolution.records")
     validation = LazyModule("airflow_entityresolution.validation")
@@ -201,7 +202,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
                 earlier_try,
             )
             return self.execute(context)
-        state = jobs.state_from_event(self.kind, event)
+        state = events.state_from_event(self.kind, event)
         state.log(self.log)
         return self._finish(context, record, state)
 

@@ -148,7 +148,7 @@ Outcome = Literal["succeeded", "failed", "timeout", "error"]
 class JobEvent(TypedDict):
     """
     The payload of the event a trigger sends the task it resumes (see
-    :func:`~airflow_entityresolution.jobs.event_from_state`).
+    :func:`~airflow_entityresolution.events.event_from_state`).
 
     ``status`` follows the Amazon provider's triggers: ``"success"`` when the job SUCCEEDED,
     ``"error"`` otherwise, so code written against them reads these events too. ``outcome``
