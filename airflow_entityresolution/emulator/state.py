@@ -40,17 +40,16 @@ from airflow_entityresolution.emulator.replies import (
     page,
     page_size,
 )
-from airflow_entityresolution.emulator.workflows import (
+from airflow_entityresolution.emulator.resource_types import (
     ID_NAMESPACE,
     RESOURCE_OPERATIONS,
     RESOURCE_TYPES,
     WORKFLOW_TYPE_OF,
-    Resource,
-    ResourceStore,
     ResourceType,
     ResourceVerb,
     name_in_arn,
 )
+from airflow_entityresolution.emulator.workflows import Resource, ResourceStore
 from airflow_entityresolution.jobs import (
     ID_MAPPING,
     JOB_KINDS,
