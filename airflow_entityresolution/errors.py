@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from airflow_entityresolution.renamed import serve_old_names
+
 if TYPE_CHECKING:
     from airflow_entityresolution.shapes import JobSummary
 
 
-class ErrorKind(enum.Enum):
+class ErrorCategory(enum.Enum):
     """How a failed request bears on the wait or start that made it."""
 
     PERMANENT = "permanent"
@@ -39,17 +41,17 @@ class ServiceErrorSpec:
     """One exception the Entity Resolution API answers: its HTTP status and what it means."""
 
     http_status: int
-    kind: ErrorKind
+    category: ErrorCategory
 
 
 SERVICE_ERRORS: dict[str, ServiceErrorSpec] = {
-    "AccessDeniedException": ServiceErrorSpec(403, ErrorKind.PERMANENT),
-    "ResourceNotFoundException": ServiceErrorSpec(404, ErrorKind.PERMANENT),
-    "ValidationException": ServiceErrorSpec(400, ErrorKind.PERMANENT),
-    "ThrottlingException": ServiceErrorSpec(429, ErrorKind.TRANSIENT),
-    "InternalServerException": ServiceErrorSpec(500, ErrorKind.TRANSIENT),
-    "ConflictException": ServiceErrorSpec(400, ErrorKind.BUSY),
-    "ExceedsLimitException": ServiceErrorSpec(402, ErrorKind.BUSY),
+    "AccessDeniedException": ServiceErrorSpec(403, ErrorCategory.PERMANENT),
+    "ResourceNotFoundException": ServiceErrorSpec(404, ErrorCategory.PERMANENT),
+    "ValidationException": ServiceErrorSpec(400, ErrorCategory.PERMANENT),
+    "ThrottlingException": ServiceErrorSpec(429, ErrorCategory.TRANSIENT),
+    "InternalServerException": ServiceErrorSpec(500, ErrorCategory.TRANSIENT),
+    "ConflictException": ServiceErrorSpec(400, ErrorCategory.BUSY),
+    "ExceedsLimitException": ServiceErrorSpec(402, ErrorCategory.BUSY),
 }
 
 
@@ -60,7 +62,7 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
-def classify(error: BaseException) -> ErrorKind:
+def classify(error: BaseException) -> ErrorCategory:
     """
     Tell what ``error`` means for the task.
 
@@ -70,13 +72,13 @@ def classify(error: BaseException) -> ErrorKind:
     """
     known = SERVICE_ERRORS.get(error_code(error))
     if known is not None:
-        return known.kind
+        return known.category
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return ErrorKind.TRANSIENT if status >= 500 else ErrorKind.PERMANENT
+        return ErrorCategory.TRANSIENT if status >= 500 else ErrorCategory.PERMANENT
     if isinstance(error, BotoConnectionError | HTTPClientError):
-        return ErrorKind.TRANSIENT
-    return ErrorKind.PERMANENT
+        return ErrorCategory.TRANSIENT
+    return ErrorCategory.PERMANENT
 
 
 def may_have_taken_effect(error: BaseException) -> bool:
@@ -132,7 +134,7 @@ class EntityResolutionRequestError(EntityResolutionError):
     :param workflow_name: the workflow the request was about.
     :param job_id: the job the request was about, if any.
     :param code: the service's exception name, such as ``AccessDeniedException``.
-    :param kind: what the error means for the task.
+    :param category: what the error means for the task.
     :param message: the service's own message.
     :param attempts: how many attempts botocore made, when it gave up retrying.
     :param may_have_taken_effect: whether the service may have carried out the request anyway
@@ -147,7 +149,7 @@ class EntityResolutionRequestError(EntityResolutionError):
         workflow_name: str,
         job_id: str | None,
         code: str,
-        kind: ErrorKind,
+        category: ErrorCategory,
         message: str,
         attempts: int | None = None,
         may_have_taken_effect: bool = False,
@@ -158,7 +160,7 @@ class EntityResolutionRequestError(EntityResolutionError):
         self.resource = resource
         self.job_id = job_id
         self.code = code
-        self.kind = kind
+        self.category = category
         self.service_message = message
         self.attempts = attempts
         self.may_have_taken_effect = may_have_taken_effect
@@ -170,7 +172,7 @@ class EntityResolutionRequestError(EntityResolutionError):
             subject = f"job {self.job_id} of {subject}"
         text = f"{self.operation} failed for {subject}: {self.code}: {self.service_message}"
         # Starts are sent once (the API takes no idempotency token), so retry settings cannot help them.
-        if self.kind is ErrorKind.TRANSIENT and not self.operation.startswith("Start"):
+        if self.category is ErrorCategory.TRANSIENT and not self.operation.startswith("Start"):
             tries = f"{self.attempts} attempts" if self.attempts else "botocore's retries"
             text += (
                 f" (still failing after {tries}; to wait out longer outages raise "
@@ -183,21 +185,21 @@ class EntityResolutionJobFailedError(EntityResolutionError):
     """
     The job ended FAILED; the message carries the service's ``errorDetails.errorMessage`` verbatim.
 
-    :param kind_label: the kind of job, such as ``ID mapping``.
+    :param family_label: the job family, such as ``ID mapping``.
     :param workflow_name: the job's workflow.
     :param job_id: the job's ID.
     :param error_message: the service's ``errorDetails.errorMessage``, if it sent one.
     """
 
     def __init__(
-        self, *, kind_label: str, workflow_name: str, job_id: str, error_message: str | None
+        self, *, family_label: str, workflow_name: str, job_id: str, error_message: str | None
     ) -> None:
         self.workflow_name = workflow_name
         self.job_id = job_id
         self.error_message = error_message
         reason = error_message if error_message else "the service gave no errorDetails.errorMessage"
         super().__init__(
-            f"Entity Resolution {kind_label} job {job_id} of workflow {workflow_name!r} FAILED: {reason}"
+            f"Entity Resolution {family_label} job {job_id} of workflow {workflow_name!r} FAILED: {reason}"
         )
 
 
@@ -260,7 +262,7 @@ def request_error(
         workflow_name=workflow_name,
         job_id=job_id,
         code=error_code(error),
-        kind=classify(error),
+        category=classify(error),
         message=service_message(error),
         attempts=_attempts(error),
         may_have_taken_effect=may_have_taken_effect(error),
@@ -278,3 +280,6 @@ def translated_errors(
     except (ClientError, BotoCoreError) as error:
         # The message already carries the service's code and text; botocore's traceback adds only noise.
         raise request_error(error, operation, workflow_name, job_id, resource) from None
+
+
+__getattr__ = serve_old_names(__name__, {"ErrorKind": "ErrorCategory"}, globals())

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_entityresolution.errors import EntityResolutionError, EntityResolutionWaitTimeoutError
-from airflow_entityresolution.jobs import JobKind, JobState
+from airflow_entityresolution.jobs import JobFamily, JobState
 
 if TYPE_CHECKING:
     from airflow_entityresolution.shapes import JobDescription, JobEvent, Outcome
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def _event(
     outcome: Outcome,
-    kind: JobKind,
+    family: JobFamily,
     workflow_name: str,
     job_id: str,
     job: JobDescription | None,
@@ -23,7 +23,7 @@ def _event(
     return {
         "status": "success" if outcome == "succeeded" else "error",
         "outcome": outcome,
-        "kind": kind.label,
+        "kind": family.label,
         "workflow_name": workflow_name,
         "job_id": job_id,
         "job": job,
@@ -35,7 +35,7 @@ def event_from_state(state: JobState) -> JobEvent:
     """Build a trigger event's payload for a job that reached a terminal status."""
     return _event(
         "succeeded" if state.succeeded else "failed",
-        state.kind,
+        state.family,
         state.workflow_name,
         state.job_id,
         state.description,
@@ -43,13 +43,13 @@ def event_from_state(state: JobState) -> JobEvent:
     )
 
 
-def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> JobEvent:
+def event_from_error(family: JobFamily, workflow_name: str, job_id: str, error: Exception) -> JobEvent:
     """Build a trigger event's payload for a wait that ended without a terminal status."""
     outcome: Outcome = "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error"
-    return _event(outcome, kind, workflow_name, job_id, None, str(error))
+    return _event(outcome, family, workflow_name, job_id, None, str(error))
 
 
-def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState:
+def state_from_event(family: JobFamily, event: Mapping[str, Any] | None) -> JobState:
     """
     Read a trigger event's payload back into a :class:`JobState`.
 
@@ -66,4 +66,4 @@ def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState
         raise EntityResolutionError(event["message"])
     # The payload crossed a process boundary as JSON; event_from_state wrote it from a JobDescription.
     description = cast("JobDescription", dict(event["job"]))
-    return JobState(kind, event["workflow_name"], event["job_id"], description)
+    return JobState(family, event["workflow_name"], event["job_id"], description)

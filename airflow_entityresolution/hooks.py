@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     )
 
     from airflow_entityresolution import clients, errors, jobs, polling, validation
-    from airflow_entityresolution.jobs import JobKind, JobState, TaskLog
+    from airflow_entityresolution.jobs import JobFamily, JobState, TaskLog
     from airflow_entityresolution.polling import PollSchedule
     from airflow_entityresolution.shapes import (
         IdNamespaceDescription,
@@ -114,23 +114,23 @@ class EntityResolutionHook(AwsBaseHook):
 
     # Blocking API, for operators and sensors in a worker.
 
-    def get_job(self, kind: JobKind, workflow_name: str, job_id: str) -> JobDescription:
-        """Return the Get*Job response of ``kind`` as plain JSON, without ``ResponseMetadata``."""
-        kind.check_workflow_name(workflow_name, "workflow_name")
+    def get_job(self, family: JobFamily, workflow_name: str, job_id: str) -> JobDescription:
+        """Return the Get*Job response of ``family`` as plain JSON, without ``ResponseMetadata``."""
+        family.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
-        with errors.translated_errors(kind.get_operation, workflow_name, job_id):
-            response: GetJobOutput = _call(self.conn, kind.get_operation)(
+        with errors.translated_errors(family.get_operation, workflow_name, job_id):
+            response: GetJobOutput = _call(self.conn, family.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
         return jobs.job_description(response)
 
-    def describe_job(self, kind: JobKind, workflow_name: str, job_id: str) -> JobState:
+    def describe_job(self, family: JobFamily, workflow_name: str, job_id: str) -> JobState:
         """Fetch a job and wrap it in a :class:`~airflow_entityresolution.jobs.JobState`."""
-        return jobs.JobState(kind, workflow_name, job_id, self.get_job(kind, workflow_name, job_id))
+        return jobs.JobState(family, workflow_name, job_id, self.get_job(family, workflow_name, job_id))
 
     def wait_for_job(
         self,
-        kind: JobKind,
+        family: JobFamily,
         workflow_name: str,
         job_id: str,
         *,
@@ -149,18 +149,18 @@ class EntityResolutionHook(AwsBaseHook):
         state = None
         for delay in schedule:
             time.sleep(delay)
-            state = self._answered_poll(schedule, kind, workflow_name, job_id, log)
+            state = self._answered_poll(schedule, family, workflow_name, job_id, log)
             state.log(log)
             if state.is_terminal:
                 return state
         raise schedule.timeout_error(state)
 
     def _answered_poll(
-        self, schedule: PollSchedule, kind: JobKind, workflow_name: str, job_id: str, log: TaskLog
+        self, schedule: PollSchedule, family: JobFamily, workflow_name: str, job_id: str, log: TaskLog
     ) -> JobState:
         while True:
             try:
-                return self.describe_job(kind, workflow_name, job_id)
+                return self.describe_job(family, workflow_name, job_id)
             except errors.EntityResolutionRequestError as error:
                 time.sleep(schedule.missed(error, log))
 
@@ -186,42 +186,42 @@ class EntityResolutionHook(AwsBaseHook):
         """
         return self.get_job(jobs.MATCHING, workflow_name, job_id)
 
-    def check_start_request(self, kind: JobKind, request: dict[str, Any]) -> None:
+    def check_start_request(self, family: JobFamily, request: dict[str, Any]) -> None:
         """
-        Refuse, before any request, start members that the kind or the installed botocore lacks.
+        Refuse, before any request, start members that the family or the installed botocore lacks.
 
         An older botocore would refuse the member itself, with ``Unknown parameter in input``,
         and only once the task is running: the message here names the botocore it needs.
         """
-        if unknown := set(request) - kind.start_body_members:
-            allowed = ", ".join(sorted(kind.start_body_members)) or "nothing"
+        if unknown := set(request) - family.start_body_members:
+            allowed = ", ".join(sorted(family.start_body_members)) or "nothing"
             raise validation.InvalidParameterError(
                 "request",
                 request,
-                f"members of a {kind.start_operation} request: {allowed}; not {sorted(unknown)}",
+                f"members of a {family.start_operation} request: {allowed}; not {sorted(unknown)}",
             )
-        known = self.conn.meta.service_model.operation_model(kind.start_operation).input_shape.members
+        known = self.conn.meta.service_model.operation_model(family.start_operation).input_shape.members
         for member in sorted(set(request) - set(known)):
             parameter, since = BOTOCORE_SINCE[member]
             raise validation.InvalidParameterError(
                 parameter,
                 request[member],
-                f"no {parameter} with botocore {botocore_version()}: {kind.start_operation} takes "
+                f"no {parameter} with botocore {botocore_version()}: {family.start_operation} takes "
                 f"{member} from botocore {since} on, so upgrade botocore or leave {parameter} unset",
             )
 
-    def start_job(self, kind: JobKind, workflow_name: str, request: dict[str, Any] | None = None) -> str:
+    def start_job(self, family: JobFamily, workflow_name: str, request: dict[str, Any] | None = None) -> str:
         """
-        Send one Start*Job request of ``kind`` and return the new job's ID.
+        Send one Start*Job request of ``family`` and return the new job's ID.
 
-        :param kind: the kind of job.
+        :param family: the job family.
         :param workflow_name: the workflow's name (or, for ID mapping, its ARN).
         :param request: the request's other members, already checked, such as ``jobType``.
         """
-        kind.check_workflow_name(workflow_name, "workflow_name")
-        self.check_start_request(kind, request or {})
-        with errors.translated_errors(kind.start_operation, workflow_name):
-            response: StartJobOutput = _call(self._start_client, kind.start_operation)(
+        family.check_workflow_name(workflow_name, "workflow_name")
+        self.check_start_request(family, request or {})
+        with errors.translated_errors(family.start_operation, workflow_name):
+            response: StartJobOutput = _call(self._start_client, family.start_operation)(
                 workflowName=workflow_name, **(request or {})
             )
         return response["jobId"]
@@ -281,12 +281,12 @@ class EntityResolutionHook(AwsBaseHook):
         )
         return client
 
-    def list_jobs(self, kind: JobKind, workflow_name: str) -> list[JobSummary]:
+    def list_jobs(self, family: JobFamily, workflow_name: str) -> list[JobSummary]:
         """Return the summaries of every job of a workflow, newest first, as plain JSON."""
-        kind.check_workflow_name(workflow_name, "workflow_name")
-        # The name comes from the JobKind table, so the stubs' overloads cannot see which one it is.
-        paginator = self.conn.get_paginator(cast("ListJobsMethod", _method(kind.list_operation)))
-        with errors.translated_errors(kind.list_operation, workflow_name):
+        family.check_workflow_name(workflow_name, "workflow_name")
+        # The name comes from the JobFamily table, so the stubs' overloads cannot see which one it is.
+        paginator = self.conn.get_paginator(cast("ListJobsMethod", _method(family.list_operation)))
+        with errors.translated_errors(family.list_operation, workflow_name):
             pages = list(paginator.paginate(workflowName=workflow_name))
         return [jobs.job_description(job) for page in pages for job in page.get("jobs", [])]
 
@@ -306,38 +306,38 @@ class EntityResolutionHook(AwsBaseHook):
         """
         return self.list_jobs(jobs.MATCHING, workflow_name)
 
-    def newest_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
+    def newest_job(self, family: JobFamily, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's most recently started job, if it has any."""
-        kind.check_workflow_name(workflow_name, "workflow_name")
-        with errors.translated_errors(kind.list_operation, workflow_name):
-            response: ListJobsOutput = _call(self.conn, kind.list_operation)(
+        family.check_workflow_name(workflow_name, "workflow_name")
+        with errors.translated_errors(family.list_operation, workflow_name):
+            response: ListJobsOutput = _call(self.conn, family.list_operation)(
                 workflowName=workflow_name, maxResults=1
             )
         found = response.get("jobs", [])
         return jobs.job_description(found[0]) if found else None
 
-    def find_unfinished_job(self, kind: JobKind, workflow_name: str) -> JobSummary | None:
+    def find_unfinished_job(self, family: JobFamily, workflow_name: str) -> JobSummary | None:
         """Return the summary of the workflow's newest job that has not ended, if any."""
-        kind.check_workflow_name(workflow_name, "workflow_name")
-        with errors.translated_errors(kind.list_operation, workflow_name):
-            response: ListJobsOutput = _call(self.conn, kind.list_operation)(workflowName=workflow_name)
+        family.check_workflow_name(workflow_name, "workflow_name")
+        with errors.translated_errors(family.list_operation, workflow_name):
+            response: ListJobsOutput = _call(self.conn, family.list_operation)(workflowName=workflow_name)
         for summary in response.get("jobs", []):
             described = jobs.job_description(summary)
-            if not jobs.JobState(kind, workflow_name, described["jobId"], described).is_terminal:
+            if not jobs.JobState(family, workflow_name, described["jobId"], described).is_terminal:
                 return described
         return None
 
-    def get_workflow(self, kind: JobKind, workflow_name: str) -> WorkflowDescription:
+    def get_workflow(self, family: JobFamily, workflow_name: str) -> WorkflowDescription:
         """
-        Return the Get*Workflow answer of ``kind`` as plain JSON: its input and output sources, its role.
+        Return the Get*Workflow answer of ``family`` as plain JSON: its input and output sources, its role.
 
-        :param kind: the kind of the workflow's jobs.
+        :param family: the family of the workflow's jobs.
         :param workflow_name: the workflow's name, or an ID mapping workflow's ARN (GetIdMappingWorkflow
             takes only the name, which is read from it).
         """
         name = validation.workflow_resource_name(workflow_name)
-        with errors.translated_errors(kind.get_workflow_operation, name):
-            response = _call(self.conn, kind.get_workflow_operation)(workflowName=name)
+        with errors.translated_errors(family.get_workflow_operation, name):
+            response = _call(self.conn, family.get_workflow_operation)(workflowName=name)
         return cast("WorkflowDescription", jobs.plain_answer(response))
 
     def get_id_namespace(self, name: str) -> IdNamespaceDescription:
@@ -362,20 +362,20 @@ class EntityResolutionHook(AwsBaseHook):
         return clients.shared_async_clients.lease(self)
 
     async def async_describe_job(
-        self, client: AsyncEntityResolutionClient, kind: JobKind, workflow_name: str, job_id: str
+        self, client: AsyncEntityResolutionClient, family: JobFamily, workflow_name: str, job_id: str
     ) -> JobState:
         """Fetch a job through an aiobotocore ``client`` and wrap it in a ``JobState``."""
-        kind.check_workflow_name(workflow_name, "workflow_name")
+        family.check_workflow_name(workflow_name, "workflow_name")
         validation.check_job_id(job_id)
-        with errors.translated_errors(kind.get_operation, workflow_name, job_id):
-            response: GetJobOutput = await _call(client, kind.get_operation)(
+        with errors.translated_errors(family.get_operation, workflow_name, job_id):
+            response: GetJobOutput = await _call(client, family.get_operation)(
                 workflowName=workflow_name, jobId=job_id
             )
-        return jobs.JobState(kind, workflow_name, job_id, jobs.job_description(response))
+        return jobs.JobState(family, workflow_name, job_id, jobs.job_description(response))
 
     async def async_wait_for_job(
         self,
-        kind: JobKind,
+        family: JobFamily,
         workflow_name: str,
         job_id: str,
         *,
@@ -396,7 +396,7 @@ class EntityResolutionHook(AwsBaseHook):
         async with self.shared_async_client() as client:
             for delay in schedule:
                 await asyncio.sleep(delay)
-                state = await self._async_answered_poll(client, schedule, kind, workflow_name, job_id, log)
+                state = await self._async_answered_poll(client, schedule, family, workflow_name, job_id, log)
                 status_log(state)
                 if state.is_terminal:
                     return state
@@ -406,14 +406,14 @@ class EntityResolutionHook(AwsBaseHook):
         self,
         client: AsyncEntityResolutionClient,
         schedule: PollSchedule,
-        kind: JobKind,
+        family: JobFamily,
         workflow_name: str,
         job_id: str,
         log: TaskLog,
     ) -> JobState:
         while True:
             try:
-                return await self.async_describe_job(client, kind, workflow_name, job_id)
+                return await self.async_describe_job(client, family, workflow_name, job_id)
             except errors.EntityResolutionRequestError as error:
                 await asyncio.sleep(schedule.missed(error, log))
 
@@ -428,7 +428,7 @@ def _method(operation: str) -> str:
 
 def _call(client: EntityResolutionClient | AsyncEntityResolutionClient, operation: str) -> Callable[..., Any]:
     """
-    The client's method for an API operation of the JobKind table.
+    The client's method for an API operation of the JobFamily table.
 
     The operation is picked at run time, so the stubs cannot tell which method it is: callers
     annotate the answer with the union of the operations' output shapes.

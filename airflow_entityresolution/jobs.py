@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow_entityresolution import validation
 from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionMetricsGateError
+from airflow_entityresolution.renamed import serve_old_names
 
 if TYPE_CHECKING:
     from airflow_entityresolution.shapes import JobDescription, JobMetrics
@@ -54,7 +55,7 @@ class TaskLog(Protocol):
 
 
 class Verb(enum.StrEnum):
-    """The three job calls every kind of job offers."""
+    """The three job calls every job family offers."""
 
     START = "Start"
     GET = "Get"
@@ -62,19 +63,19 @@ class Verb(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class JobKind:
+class JobFamily:
     """
-    One kind of Entity Resolution job. ID mapping and matching jobs share every line of
+    One family of Entity Resolution job. ID mapping and matching jobs share every line of
     behaviour, in the provider and in the emulator; what differs between them is an entry here.
 
     :param key: short identifier, used in emulator scenario files and job snapshots.
     :param api_name: the word in operation names, as in ``Start{api_name}Job``.
-    :param label: how messages name the kind, such as ``ID mapping``.
+    :param label: how messages name the family, such as ``ID mapping``.
     :param collection: the first path segment, as in ``/{collection}/{workflowName}/jobs``.
-    :param check_workflow_name: the validator of the kind's workflow names.
+    :param check_workflow_name: the validator of the family's workflow names.
     :param start_body_members: the members a start request body may carry.
-    :param metric_names: the members of the kind's metrics shape.
-    :param reports_job_type: whether the API returns ``jobType`` for the kind.
+    :param metric_names: the members of the family's metrics shape.
+    :param reports_job_type: whether the API returns ``jobType`` for the family.
     """
 
     key: str
@@ -105,11 +106,11 @@ class JobKind:
 
     @property
     def get_workflow_operation(self) -> str:
-        """Name the operation that describes a workflow of the kind, such as ``GetMatchingWorkflow``."""
+        """Name the operation that describes a workflow of the family, such as ``GetMatchingWorkflow``."""
         return f"Get{self.api_name}Workflow"
 
 
-ID_MAPPING = JobKind(
+ID_MAPPING = JobFamily(
     key="id_mapping",
     api_name="IdMapping",
     label="ID mapping",
@@ -137,7 +138,7 @@ ID_MAPPING = JobKind(
     ),
     reports_job_type=True,
 )
-MATCHING = JobKind(
+MATCHING = JobFamily(
     key="matching",
     api_name="Matching",
     label="matching",
@@ -149,9 +150,9 @@ MATCHING = JobKind(
     ),
     reports_job_type=False,
 )
-JOB_KINDS: tuple[JobKind, ...] = (ID_MAPPING, MATCHING)
-KIND_BY_KEY: dict[str, JobKind] = {kind.key: kind for kind in JOB_KINDS}
-"""Each kind by its :attr:`JobKind.key`, the name the operators and sensors give theirs by."""
+JOB_FAMILIES: tuple[JobFamily, ...] = (ID_MAPPING, MATCHING)
+FAMILY_BY_KEY: dict[str, JobFamily] = {family.key: family for family in JOB_FAMILIES}
+"""Each family by its :attr:`JobFamily.key`, the name the operators and sensors give theirs by."""
 
 
 def _json_safe(value: Any) -> Any:
@@ -184,13 +185,13 @@ class JobState:
     """
     One observation of a job, and what it means.
 
-    :param kind: the kind of job.
+    :param family: the job family.
     :param workflow_name: the job's workflow, as the user named it.
     :param job_id: the job's ID.
     :param description: the Get*Job response as plain JSON (see :func:`job_description`).
     """
 
-    kind: JobKind
+    family: JobFamily
     workflow_name: str
     job_id: str
     description: JobDescription
@@ -229,7 +230,7 @@ class JobState:
     def failure(self) -> EntityResolutionJobFailedError:
         """Build the error that fails a task whose job ended FAILED."""
         return EntityResolutionJobFailedError(
-            kind_label=self.kind.label,
+            family_label=self.family.label,
             workflow_name=self.workflow_name,
             job_id=self.job_id,
             error_message=self.error_message,
@@ -249,7 +250,7 @@ class JobState:
         """Log the status at INFO, with the metrics once the service reports any."""
         log.info(
             "Entity Resolution %s job %s of workflow %r is %s",
-            self.kind.label,
+            self.family.label,
             self.job_id,
             self.workflow_name,
             self.status,
@@ -288,7 +289,7 @@ class MetricsGate:
         problem = self._problem(limit, state.metrics)
         if problem:
             raise EntityResolutionMetricsGateError(
-                f"Entity Resolution {state.kind.label} job {state.job_id} of workflow "
+                f"Entity Resolution {state.family.label} job {state.job_id} of workflow "
                 f"{state.workflow_name!r} SUCCEEDED, but {problem}"
             )
 
@@ -323,3 +324,6 @@ class MetricsGate:
             f"{not_processed} of {inputs} input records ({share:.2%}) were not processed, "
             f"more than max_records_not_processed={limit!r} ({limit:.2%} of inputRecords)"
         )
+
+
+__getattr__ = serve_old_names(__name__, {"JobKind": "JobFamily", "JOB_KINDS": "JOB_FAMILIES"}, globals())

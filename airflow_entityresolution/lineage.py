@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_entityresolution.hooks import EntityResolutionHook
-    from airflow_entityresolution.jobs import JobKind, JobState, TaskLog
+    from airflow_entityresolution.jobs import JobFamily, JobState, TaskLog
     from airflow_entityresolution.shapes import JobDescription, WorkflowDescription
 
 RUN_FACET = "entityResolutionJob"
-"""The key of the run facet that names the job, its workflow, kind, final status and metrics."""
+"""The key of the run facet that names the job, its workflow, family, final status and metrics."""
 
 ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>[0-9]*):"
@@ -66,7 +66,7 @@ class JobLineage:
 
     :param inputs: the datasets the workflow reads.
     :param outputs: the datasets the job writes.
-    :param job: the run facet's members: job ID, workflow, kind, status, metrics, error message.
+    :param job: the run facet's members: job ID, workflow, family, status, metrics, error message.
     :param skipped: why each part that is missing is missing, one sentence each.
     """
 
@@ -106,24 +106,28 @@ def id_namespace_name(arn: str) -> str | None:
 
 
 def collect(
-    hook: EntityResolutionHook, kind: JobKind, workflow_name: str, job_id: str | None, state: JobState | None
+    hook: EntityResolutionHook,
+    family: JobFamily,
+    workflow_name: str,
+    job_id: str | None,
+    state: JobState | None,
 ) -> JobLineage:
     """
     Gather a task's lineage: one Get*Workflow, and one GetIdNamespace per ID namespace it reads.
 
     :param hook: the task's hook, whose connection and role make the calls.
-    :param kind: the kind of job.
+    :param family: the job family.
     :param workflow_name: the workflow, as the task names it.
     :param job_id: the job, if one was started or watched.
     :param state: the job's last observation, if the task saw one.
     """
-    lineage = JobLineage(job=_job_facts(kind, workflow_name, job_id, state))
+    lineage = JobLineage(job=_job_facts(family, workflow_name, job_id, state))
     description: JobDescription | dict[str, Any] = state.description if state else {}
     lineage.outputs = _dedupe(
         s3_dataset(path) for path in _output_paths(description.get("outputSourceConfig"))
     )
     try:
-        workflow = hook.get_workflow(kind, workflow_name)
+        workflow = hook.get_workflow(family, workflow_name)
     except (errors.EntityResolutionRequestError, validation.InvalidParameterError) as error:
         what = "its inputs" if lineage.outputs else "its inputs and outputs"
         lineage.skipped.append(f"{what}, since the workflow could not be read: {error}")
@@ -137,9 +141,9 @@ def collect(
 
 
 def _job_facts(
-    kind: JobKind, workflow_name: str, job_id: str | None, state: JobState | None
+    family: JobFamily, workflow_name: str, job_id: str | None, state: JobState | None
 ) -> dict[str, Any]:
-    facts: dict[str, Any] = {"jobId": job_id, "workflowName": workflow_name, "kind": kind.key}
+    facts: dict[str, Any] = {"jobId": job_id, "workflowName": workflow_name, "kind": family.key}
     if state is not None:
         facts.update(status=state.status, metrics=dict(state.metrics or {}), errorMessage=state.error_message)
     return facts
@@ -182,7 +186,7 @@ def _dedupe(datasets: Iterable[DatasetName]) -> list[DatasetName]:
 
 def task_lineage(
     hook: EntityResolutionHook,
-    kind: JobKind,
+    family: JobFamily,
     workflow_name: str,
     job_id: str | None,
     state: JobState | None,
@@ -195,13 +199,13 @@ def task_lineage(
     leaves a part out (the role may not read the workflow or a namespace).
 
     :param hook: the task's hook.
-    :param kind: the kind of job.
+    :param family: the job family.
     :param workflow_name: the workflow, as the task names it.
     :param job_id: the job, if one was started or watched.
     :param state: the job's last observation, if the task saw one.
     :param log: the task's logger.
     """
-    subject = f"{kind.label} workflow {workflow_name!r}"
+    subject = f"{family.label} workflow {workflow_name!r}"
     try:
         openlineage = _openlineage()
     except ModuleNotFoundError as error:
@@ -214,7 +218,7 @@ def task_lineage(
         )
         return None
     try:
-        collected = collect(hook, kind, workflow_name, job_id, state)
+        collected = collect(hook, family, workflow_name, job_id, state)
     except Exception as error:
         log.warning("OpenLineage: lineage of %s skipped: %s", subject, error)
         return None
@@ -245,11 +249,11 @@ def _openlineage() -> _OpenLineage:
 
     @attrs.define
     class EntityResolutionJobRunFacet(facets.RunFacet):  # type: ignore[misc, name-defined]
-        """The Entity Resolution job a task ran or watched: its workflow, kind, final status and metrics."""
+        """The Entity Resolution job a task ran or watched: its workflow, family, final status and metrics."""
 
         jobId: str | None
         workflowName: str
-        kind: str
+        kind: str  # the family's key, under the key the payloads of 0.1.0 use
         status: str | None = None
         metrics: dict[str, int] = attrs.field(factory=dict)
         errorMessage: str | None = None

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from airflow_entityresolution import validation
     from airflow_entityresolution.compat import Context
-    from airflow_entityresolution.jobs import JobKind
+    from airflow_entityresolution.jobs import JobFamily
 else:
     # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
     validation = LazyModule("airflow_entityresolution.validation")
@@ -48,7 +48,7 @@ class EntityResolutionJobLink(BaseAwsLink):
 
     @classmethod
     def xcom_value(
-        cls, *, kind: JobKind, workflow_name: str, job_id: str, region_name: str, aws_partition: str
+        cls, *, family: JobFamily, workflow_name: str, job_id: str, region_name: str, aws_partition: str
     ) -> dict[str, Any]:
         """What :meth:`get_link` formats the link from, as it is stored in XCom."""
         arn = validation.workflow_arn_parts(workflow_name)
@@ -57,7 +57,7 @@ class EntityResolutionJobLink(BaseAwsLink):
         return {
             "region_name": region_name,
             "aws_domain": cls.get_aws_domain(aws_partition),
-            "collection": kind.collection,
+            "collection": family.collection,
             # ID mapping workflow names may hold "/", "=" and "+": they must stay one fragment segment.
             "workflow": quote(workflow_name, safe=""),
             "job_id": job_id,
@@ -65,12 +65,12 @@ class EntityResolutionJobLink(BaseAwsLink):
 
     @classmethod
     def store(
-        cls, context: Context, hook: AwsBaseHook, *, kind: JobKind, workflow_name: str, job_id: str
+        cls, context: Context, hook: AwsBaseHook, *, family: JobFamily, workflow_name: str, job_id: str
     ) -> None:
         """Push the link's XCom for the running task instance, in ``hook``'s region and partition."""
         try:
             value = cls.xcom_value(
-                kind=kind,
+                family=family,
                 workflow_name=workflow_name,
                 job_id=job_id,
                 region_name=hook.conn_region_name,

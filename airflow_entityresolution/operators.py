@@ -37,7 +37,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
     """
     Start an Entity Resolution job and, by default, wait for it to end.
 
-    Subclasses name the kind of job in :attr:`~airflow_entityresolution.tasks.JobTask.kind_key`,
+    Subclasses name the job family in :attr:`~airflow_entityresolution.tasks.JobTask.family_key`,
     which picks their trigger, and the members of its start request in :meth:`start_request`.
 
     The return value (XCom) is the job ID. Once the job ends, its final description
@@ -128,19 +128,19 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
     def check_inputs(self) -> None:
         """Check the rendered parameters against the API's constraints, before any request."""
         validation.refuse_rendered_none(self.workflow_name, "workflow_name")
-        self.kind.check_workflow_name(self.workflow_name, "workflow_name")
+        self.family.check_workflow_name(self.workflow_name, "workflow_name")
         validation.check_waiter_settings(self.waiter_delay, self.waiter_max_attempts)
         if self.when_busy not in WHEN_BUSY_CHOICES:
             raise validation.InvalidParameterError("when_busy", self.when_busy, "'wait' or 'fail'")
-        self.hook.check_start_request(self.kind, self.start_request())
+        self.hook.check_start_request(self.family, self.start_request())
 
     def start_request(self) -> dict[str, Any]:
-        """The kind's Start*Job request members beyond the workflow's name, checked."""
+        """The family's Start*Job request members beyond the workflow's name, checked."""
         return {}
 
     def send_start(self) -> str:
-        """Send the kind's Start*Job request once and return the new job's ID."""
-        return self.hook.start_job(self.kind, self.workflow_name, self.start_request())
+        """Send the family's Start*Job request once and return the new job's ID."""
+        return self.hook.start_job(self.family, self.workflow_name, self.start_request())
 
     def execute(self, context: Context) -> str:
         return self.execute_when_free(context)
@@ -156,7 +156,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
             job_id = self._start_when_free(start_once, busy_tries)
         self.lineage_job_id = job_id
         EntityResolutionJobLink.store(
-            context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=job_id
+            context, self.hook, family=self.family, workflow_name=self.workflow_name, job_id=job_id
         )
         if earlier is not None and earlier.is_terminal:
             return self._finish(context, start_once, earlier)
@@ -179,7 +179,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
                 earlier_try,
             )
             return self.execute(context)
-        state = events.state_from_event(self.kind, event)
+        state = events.state_from_event(self.family, event)
         state.log(self.log)
         return self._finish(context, start_once, state)
 
@@ -187,7 +187,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         return records.StartOnce(
             context,
             hook=self.hook,
-            kind=self.kind,
+            family=self.family,
             workflow_name=self.workflow_name,
             send=self.send_start,
             log=self.log,
@@ -199,7 +199,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
             try:
                 return start_once.start()
             except errors.EntityResolutionRequestError as refused:
-                if refused.kind is errors.ErrorKind.PERMANENT:
+                if refused.category is errors.ErrorCategory.PERMANENT:
                     raise
                 busy_tries += 1
                 self._fail_or_log_refused_start(refused, busy_tries)
@@ -225,7 +225,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
                 timeout=datetime.timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 600),
             )
         return self.hook.wait_for_job(
-            self.kind,
+            self.family,
             self.workflow_name,
             job_id,
             waiter_delay=self.waiter_delay,
@@ -235,13 +235,13 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
 
     def _fail_or_log_refused_start(self, error: errors.EntityResolutionRequestError, busy_tries: int) -> None:
         """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
-        if error.kind is errors.ErrorKind.TRANSIENT:
+        if error.category is errors.ErrorCategory.TRANSIENT:
             if busy_tries >= self.waiter_max_attempts:
                 raise error
             self.log.warning("%s; no job was started: trying again in %gs", error, self.waiter_delay)
             return
         try:
-            running = self.hook.find_unfinished_job(self.kind, self.workflow_name)
+            running = self.hook.find_unfinished_job(self.family, self.workflow_name)
         except errors.EntityResolutionRequestError as listing:
             # Naming the running job is a courtesy: a role that may not list jobs still waits or fails.
             self.log.warning("Could not list the workflow's jobs to name the running one: %s", listing)
@@ -270,7 +270,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         state.raise_if_rejected(self.gate)
         if self.output_asset is not None and "outlet_events" in context:
             context["outlet_events"][self.output_asset].extra.update(
-                {"workflow_name": self.workflow_name, "job_id": state.job_id, "kind": self.kind.key}
+                {"workflow_name": self.workflow_name, "job_id": state.job_id, "kind": self.family.key}
             )
         return state.job_id
 
@@ -299,7 +299,7 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
         )
     """
 
-    kind_key = "id_mapping"
+    family_key = "id_mapping"
     template_fields: Sequence[str] = aws_template_fields("workflow_name", "job_type", "output_source_config")
     template_fields_renderers: ClassVar[dict[str, str]] = {"output_source_config": "json"}
 
@@ -347,4 +347,4 @@ class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator)
         )
     """
 
-    kind_key = "matching"
+    family_key = "matching"

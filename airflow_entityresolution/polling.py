@@ -12,7 +12,7 @@ from airflow_entityresolution import validation
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
-    ErrorKind,
+    ErrorCategory,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class PollSchedule:
         Transient errors are retried until the wait's nominal span
         (``waiter_delay * waiter_max_attempts``) has passed; anything else fails at once.
         """
-        if error.kind is not ErrorKind.TRANSIENT or time.monotonic() > self._deadline:
+        if error.category is not ErrorCategory.TRANSIENT or time.monotonic() > self._deadline:
             raise error
         delay = self.waiter_delay * random.uniform(0.9, 1.0)
         log.warning("%s. The poll is missed, not counted: polling again in %.1fs", error, delay)

@@ -14,7 +14,7 @@ from airflow_entityresolution.errors import EntityResolutionRequestError
 if TYPE_CHECKING:
     from airflow_entityresolution.compat import Context
     from airflow_entityresolution.hooks import EntityResolutionHook
-    from airflow_entityresolution.jobs import JobKind, JobState, TaskLog
+    from airflow_entityresolution.jobs import JobFamily, JobState, TaskLog
 
 START_CLOCK_SKEW_SECONDS = 5
 """How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
@@ -133,7 +133,7 @@ class StartOnce:
 
     :param context: the running task's context, whose task instance keys the record.
     :param hook: the hook that describes and lists the workflow's jobs.
-    :param kind: the kind of job.
+    :param family: the job family.
     :param workflow_name: the job's workflow.
     :param send: sends one start request and returns the new job's ID.
     :param log: where to log what the record decides.
@@ -144,14 +144,14 @@ class StartOnce:
         context: Context,
         *,
         hook: EntityResolutionHook,
-        kind: JobKind,
+        family: JobFamily,
         workflow_name: str,
         send: Callable[[], str],
         log: TaskLog,
     ) -> None:
         self.context = context
         self.hook = hook
-        self.kind = kind
+        self.family = family
         self.workflow_name = workflow_name
         self.send = send
         self.log = log
@@ -176,7 +176,7 @@ class StartOnce:
             if job_id is None:
                 self.log.info("An earlier try's start, sent before it died, started no job: starting one")
                 return None
-        state = self.hook.describe_job(self.kind, self.workflow_name, job_id)
+        state = self.hook.describe_job(self.family, self.workflow_name, job_id)
         if state.failed:
             self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
             return None
@@ -215,7 +215,10 @@ class StartOnce:
             job_id = taken
         self.record.save(self.context, self.workflow_name, job_id)
         self.log.info(
-            "Started Entity Resolution %s job %s of workflow %r", self.kind.label, job_id, self.workflow_name
+            "Started Entity Resolution %s job %s of workflow %r",
+            self.family.label,
+            job_id,
+            self.workflow_name,
         )
         return job_id
 
@@ -253,7 +256,7 @@ class StartOnce:
         that job. A job started later is another task's.
         """
         try:
-            newest = self.hook.newest_job(self.kind, self.workflow_name)
+            newest = self.hook.newest_job(self.family, self.workflow_name)
         except EntityResolutionRequestError:
             return None
         if newest is None:

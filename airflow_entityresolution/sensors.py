@@ -42,7 +42,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
     """
     Wait until a job is SUCCEEDED; fail the task, with the service's reason, if it ends FAILED.
 
-    Subclasses name the kind of job in :attr:`~airflow_entityresolution.tasks.JobTask.kind_key`,
+    Subclasses name the job family in :attr:`~airflow_entityresolution.tasks.JobTask.family_key`,
     which picks their trigger.
     On success the sensor's return value (XCom) is the final job description, with
     timestamps as ISO-8601 strings, and the job's final metrics are pushed under the
@@ -124,7 +124,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
 
     def _check_inputs(self) -> None:
         validation.refuse_rendered_none(self.workflow_name, "workflow_name")
-        self.kind.check_workflow_name(self.workflow_name, "workflow_name")
+        self.family.check_workflow_name(self.workflow_name, "workflow_name")
         self.lineage_job_id = validation.check_job_id(self.job_id)
 
     def execute(self, context: Context) -> Any:
@@ -154,9 +154,9 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
     def poke(self, context: Context) -> PokeReturnValue:
         self._check_inputs()
         try:
-            state = self.hook.describe_job(self.kind, self.workflow_name, self.job_id)
+            state = self.hook.describe_job(self.family, self.workflow_name, self.job_id)
         except errors.EntityResolutionRequestError as error:
-            if error.kind is not errors.ErrorKind.TRANSIENT:
+            if error.category is not errors.ErrorCategory.TRANSIENT:
                 raise
             # Throttling or an outage that outlasted botocore's retries: the sensor's timeout bounds it.
             self.log.warning("%s. The poke is missed: trying again at the next one", error)
@@ -178,7 +178,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
         self.lineage_job_id = self.job_id
         with self._skipped_if_never_fail():
             try:
-                state = events.state_from_event(self.kind, event)
+                state = events.state_from_event(self.family, event)
             except errors.EntityResolutionWaitTimeoutError as timeout:
                 # As in poke mode, so that soft_fail applies to a deferred timeout too.
                 raise AirflowSensorTimeout(str(timeout)) from None
@@ -205,7 +205,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
 
     def _store_link(self, context: Context) -> None:
         EntityResolutionJobLink.store(
-            context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=self.job_id
+            context, self.hook, family=self.family, workflow_name=self.workflow_name, job_id=self.job_id
         )
 
 
@@ -227,7 +227,7 @@ class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSe
         )
     """
 
-    kind_key = "id_mapping"
+    family_key = "id_mapping"
 
 
 class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSensor):
@@ -247,4 +247,4 @@ class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSen
         )
     """
 
-    kind_key = "matching"
+    family_key = "matching"

@@ -157,7 +157,7 @@ class JobEvent(TypedDict):
 
     status: Literal["success", "error"]
     outcome: Outcome
-    kind: str
+    kind: str  # the job family's label; "kind" is the event's key since 0.1.0, which consumers read
     workflow_name: str
     job_id: str
     job: JobDescription | None

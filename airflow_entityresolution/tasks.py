@@ -1,5 +1,5 @@
 """
-What the operators and the sensors share: the kind of job they name, its trigger, the metrics gate,
+What the operators and the sensors share: the job family they name, its trigger, the metrics gate,
 and their answer to the OpenLineage listener.
 """
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from airflow_entityresolution import jobs, lineage, triggers
     from airflow_entityresolution.hooks import EntityResolutionHook
-    from airflow_entityresolution.jobs import JobKind, JobState, MetricsGate, TaskLog
+    from airflow_entityresolution.jobs import JobFamily, JobState, MetricsGate, TaskLog
     from airflow_entityresolution.triggers import EntityResolutionJobCompletedTrigger
 else:
     # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
@@ -26,7 +26,7 @@ else:
 class LineageTask(Protocol):
     """What lineage reads of a task: the mixin's members and the Amazon provider's ``hook`` and ``log``."""
 
-    kind: JobKind
+    family: JobFamily
     workflow_name: str
     lineage_job_id: str | None
     lineage_state: JobState | None
@@ -42,13 +42,13 @@ class LineageTask(Protocol):
 
 class JobTask:
     """
-    Mixed into the operators and the sensors. A class names its kind of job by key, so that a
-    DAG file that imports it does not load the job logic; the kind, the trigger and the gate
+    Mixed into the operators and the sensors. A class names its job family by key, so that a
+    DAG file that imports it does not load the job logic; the family, the trigger and the gate
     follow when a task runs.
     """
 
-    kind_key: ClassVar[str]
-    """The :attr:`~airflow_entityresolution.jobs.JobKind.key` of the class's kind of job."""
+    family_key: ClassVar[str]
+    """The :attr:`~airflow_entityresolution.jobs.JobFamily.key` of the class's job family."""
 
     max_records_not_processed: int | float | None
     workflow_name: str
@@ -58,14 +58,14 @@ class JobTask:
     """The job's last observation, for lineage; set when the task ends."""
 
     @property
-    def kind(self) -> JobKind:
-        """The kind of job, named by :attr:`kind_key`."""
-        return jobs.KIND_BY_KEY[self.kind_key]
+    def family(self) -> JobFamily:
+        """The job family, named by :attr:`family_key`."""
+        return jobs.FAMILY_BY_KEY[self.family_key]
 
     @classmethod
     def trigger_class(cls) -> type[EntityResolutionJobCompletedTrigger]:
-        """The trigger a deferred task waits in: the one of its kind of job."""
-        return triggers.TRIGGERS[cls.kind_key]
+        """The trigger a deferred task waits in: the one of its job family."""
+        return triggers.TRIGGERS[cls.family_key]
 
     @property
     def gate(self) -> MetricsGate:
@@ -82,7 +82,7 @@ class JobTask:
         :mod:`~airflow_entityresolution.lineage` for what is reported and what it costs.
         """
         return lineage.task_lineage(
-            self.hook, self.kind, self.workflow_name, self.lineage_job_id, self.lineage_state, self.log
+            self.hook, self.family, self.workflow_name, self.lineage_job_id, self.lineage_state, self.log
         )
 
     def get_openlineage_facets_on_failure(

@@ -21,7 +21,7 @@ from airflow_entityresolution.jobs import (
     ID_MAPPING,
     MATCHING,
     METRICS_XCOM_KEY,
-    JobKind,
+    JobFamily,
     JobState,
     MetricsGate,
 )
@@ -43,7 +43,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     """
     Poll a job until it is SUCCEEDED or FAILED, then yield exactly one event.
 
-    Subclasses name the kind of job in :attr:`kind`. Every wait in one triggerer that
+    Subclasses name the job family in :attr:`family`. Every wait in one triggerer that
     uses the same connection settings shares one aiobotocore client.
 
     It derives from Airflow's ``BaseTrigger`` rather than the Amazon provider's
@@ -55,7 +55,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
 
     By default it yields a ``TriggerEvent`` for the task to resume on. Its payload is
     plain JSON: ``outcome`` (``succeeded``, ``failed``, ``timeout`` or ``error``),
-    ``kind``, ``workflow_name``, ``job_id``, ``job`` (the final job description,
+    ``family``, ``workflow_name``, ``job_id``, ``job`` (the final job description,
     timestamps as ISO-8601 strings) and ``message`` (the service's
     ``errorDetails.errorMessage`` when the job FAILED, or why the wait could not finish).
 
@@ -83,7 +83,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
         reason (a sensor's ``never_fail``).
     """
 
-    kind: ClassVar[JobKind]
+    family: ClassVar[JobFamily]
 
     def __init__(
         self,
@@ -169,7 +169,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
             async with hook.shared_async_client() as client:
                 console = (client.meta.region_name, client.meta.partition)
                 state = await hook.async_wait_for_job(
-                    self.kind,
+                    self.family,
                     self.workflow_name,
                     self.job_id,
                     waiter_delay=self.waiter_delay,
@@ -190,7 +190,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
             if self.end_task:
                 yield self._task_end_after_error(error, console)
             else:
-                yield TriggerEvent(event_from_error(self.kind, self.workflow_name, self.job_id, error))
+                yield TriggerEvent(event_from_error(self.family, self.workflow_name, self.job_id, error))
             return
         if self.end_task:
             yield self._task_end(state, gate, console)
@@ -220,7 +220,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
             return {}
         region_name, partition = console
         value = EntityResolutionJobLink.xcom_value(
-            kind=self.kind,
+            family=self.family,
             workflow_name=self.workflow_name,
             job_id=self.job_id,
             region_name=region_name,
@@ -238,7 +238,7 @@ class EntityResolutionIdMappingJobCompletedTrigger(EntityResolutionJobCompletedT
     See :class:`EntityResolutionJobCompletedTrigger` for the parameters and the event's payload.
     """
 
-    kind = ID_MAPPING
+    family = ID_MAPPING
 
 
 class EntityResolutionMatchingJobCompletedTrigger(EntityResolutionJobCompletedTrigger):
@@ -248,11 +248,11 @@ class EntityResolutionMatchingJobCompletedTrigger(EntityResolutionJobCompletedTr
     See :class:`EntityResolutionJobCompletedTrigger` for the parameters and the event's payload.
     """
 
-    kind = MATCHING
+    family = MATCHING
 
 
 TRIGGERS: dict[str, type[EntityResolutionJobCompletedTrigger]] = {
-    trigger.kind.key: trigger
+    trigger.family.key: trigger
     for trigger in (EntityResolutionIdMappingJobCompletedTrigger, EntityResolutionMatchingJobCompletedTrigger)
 }
-"""The trigger of each kind of job, by its :attr:`~airflow_entityresolution.jobs.JobKind.key`."""
+"""The trigger of each job family, by its :attr:`~airflow_entityresolution.jobs.JobFamily.key`."""

@@ -30,7 +30,7 @@ def start_jobs(emulator: EntityResolutionEmulator, running_seconds: list[float])
     call = ApiCall(
         method="POST",
         path=f"/{ID_MAPPING.collection}/{WORKFLOW}/jobs",
-        kind=ID_MAPPING,
+        family=ID_MAPPING,
         verb=Verb.START,
         workflow_name=WORKFLOW,
         body=b"{}",

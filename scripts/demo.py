@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 from botocore import xform_name
 
-from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobKind
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "example_dags" / "emulator_scenario.json"
@@ -33,13 +33,15 @@ class Example:
     dag_id: str
     workflow_name: str
     expect_success: bool
-    kind: JobKind = ID_MAPPING
+    family: JobFamily = ID_MAPPING
 
 
 EXAMPLES = (
     Example("example_entityresolution_id_mapping_job", "customer-id-mapping", expect_success=True),
     Example("example_entityresolution_id_mapping_sensor", "supplier-id-mapping", expect_success=True),
-    Example("example_entityresolution_matching_job", "customer-matching", expect_success=True, kind=MATCHING),
+    Example(
+        "example_entityresolution_matching_job", "customer-matching", expect_success=True, family=MATCHING
+    ),
     Example("example_entityresolution_failed_job", "orders-id-mapping", expect_success=False),
     Example("example_entityresolution_lineage", "loyalty-id-mapping", expect_success=True),
 )
@@ -121,11 +123,11 @@ def report_jobs(endpoint_url: str, example: Example) -> None:
         aws_access_key_id="demo-access-key",
         aws_secret_access_key="demo-secret-key",
     )
-    list_jobs = getattr(client, xform_name(example.kind.list_operation))
-    get_job = getattr(client, xform_name(example.kind.get_operation))
+    list_jobs = getattr(client, xform_name(example.family.list_operation))
+    get_job = getattr(client, xform_name(example.family.get_operation))
     for summary in list_jobs(workflowName=example.workflow_name)["jobs"]:
         job = get_job(workflowName=example.workflow_name, jobId=summary["jobId"])
-        print(f"    {example.kind.label} job {job['jobId']}: {job['status']}")
+        print(f"    {example.family.label} job {job['jobId']}: {job['status']}")
         if "errorDetails" in job:
             print(f"      errorMessage: {job['errorDetails']['errorMessage']}")
         for name, value in job.get("metrics", {}).items():

@@ -25,7 +25,7 @@ from airflow_sdk import DAG, AirflowSensorTimeout
 from conftest import task_states, xcom_value
 
 from airflow_entityresolution.clients import shared_async_clients
-from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultKind, JobScript
+from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultType, JobScript
 from airflow_entityresolution.emulator.state import RecordedRequest
 from airflow_entityresolution.errors import EntityResolutionRequestError
 from airflow_entityresolution.hooks import EntityResolutionHook
@@ -55,7 +55,7 @@ class Scenario:
     :param name: the row's ID.
     :param injection: how the fault is injected, in words (for the reliability table).
     :param outcome: ``success`` when the wait must ride the fault out, ``failure`` when it must fail.
-    :param hits: how many requests consumed each kind of fault, exactly.
+    :param hits: how many requests consumed each family of fault, exactly.
     :param faults: faults armed before the wait starts.
     :param mid_wait: faults armed once the wait has polled :data:`GOOD_POLLS` times.
     :param finish: end the job SUCCEEDED once the faults are spent and :data:`GOOD_POLLS` more polls passed.
@@ -72,7 +72,7 @@ class Scenario:
     name: str
     injection: str
     outcome: Literal["success", "failure"]
-    hits: Mapping[FaultKind, int] | None
+    hits: Mapping[FaultType, int] | None
     faults: tuple[Fault, ...] = ()
     mid_wait: tuple[Fault, ...] = ()
     finish: bool = True
@@ -98,14 +98,14 @@ SCENARIOS = [
         "throttle_within_budget",
         "Fault.throttle(count=2) on GetIdMappingJob: 2 x 429 ThrottlingException",
         "success",
-        {FaultKind.THROTTLE: 2},
+        {FaultType.THROTTLE: 2},
         faults=(Fault.throttle(count=2, operation=GET),),
     ),
     Scenario(
         "throttle_past_budget",
         "Fault.throttle(count=6) on GetIdMappingJob: more 429s than the 4 attempts one poll makes",
         "success",
-        {FaultKind.THROTTLE: 6},
+        {FaultType.THROTTLE: 6},
         faults=(Fault.throttle(count=6, operation=GET),),
     ),
     Scenario(
@@ -127,14 +127,14 @@ SCENARIOS = [
         "server_error",
         "Fault.server_error(count=3) on GetIdMappingJob: 3 x 500 InternalServerException",
         "success",
-        {FaultKind.SERVER_ERROR: 3},
+        {FaultType.SERVER_ERROR: 3},
         faults=(Fault.server_error(count=3, operation=GET),),
     ),
     Scenario(
         "dropped_connection",
         "Fault.drop_connection(count=2) on GetIdMappingJob: the socket closes with no response",
         "success",
-        {FaultKind.DROP_CONNECTION: 2},
+        {FaultType.DROP_CONNECTION: 2},
         faults=(Fault.drop_connection(count=2, operation=GET),),
     ),
     Scenario(
@@ -142,7 +142,7 @@ SCENARIOS = [
         f"Fault.latency({SLOW_ANSWER_SECONDS}) on one GetIdMappingJob, client read_timeout "
         f"{READ_TIMEOUT_SECONDS}s",
         "success",
-        {FaultKind.LATENCY: 1},
+        {FaultType.LATENCY: 1},
         faults=(Fault.latency(SLOW_ANSWER_SECONDS, count=1, operation=GET),),
         read_timeout=READ_TIMEOUT_SECONDS,
         answer_before=SLOW_ANSWER_SECONDS - 0.5,
@@ -151,14 +151,14 @@ SCENARIOS = [
         "malformed_body",
         "Fault.malformed_body(count=2) on GetIdMappingJob: 200 with half of the JSON body",
         "success",
-        {FaultKind.MALFORMED_BODY: 2},
+        {FaultType.MALFORMED_BODY: 2},
         faults=(Fault.malformed_body(count=2, operation=GET),),
     ),
     Scenario(
         "job_disappears",
         f"Fault.not_found(count=None) armed after {GOOD_POLLS} good polls: 404 ResourceNotFoundException",
         "failure",
-        {FaultKind.NOT_FOUND: 1},
+        {FaultType.NOT_FOUND: 1},
         mid_wait=(Fault.not_found(count=None, operation=GET),),
         finish=False,
         fragments=("GetIdMappingJob failed for job {job_id}", "ResourceNotFoundException", WORKFLOW),
@@ -167,7 +167,7 @@ SCENARIOS = [
         "permission_revoked",
         f"Fault.access_denied(count=None) armed after {GOOD_POLLS} good polls: 403 AccessDeniedException",
         "failure",
-        {FaultKind.ACCESS_DENIED: 1},
+        {FaultType.ACCESS_DENIED: 1},
         mid_wait=(Fault.access_denied(count=None, operation=GET),),
         finish=False,
         fragments=("GetIdMappingJob failed for job {job_id}", "AccessDeniedException", "not authorized"),
@@ -176,7 +176,7 @@ SCENARIOS = [
         "unlisted_status",
         "Fault.status_override('PAUSED', count=3): 3 Gets answer a status the API does not list",
         "success",
-        {FaultKind.STATUS_OVERRIDE: 3},
+        {FaultType.STATUS_OVERRIDE: 3},
         faults=(Fault.status_override("PAUSED", count=3, operation=GET),),
     ),
     Scenario(
@@ -208,9 +208,9 @@ def gets(emulator: EntityResolutionEmulator) -> list[RecordedRequest]:
     return [request for request in emulator.requests if request.operation == GET]
 
 
-def fault_hits(emulator: EntityResolutionEmulator) -> Counter[FaultKind]:
-    """Count the requests that consumed an injected fault, by kind."""
-    return Counter(request.fault.kind for request in emulator.requests if request.fault is not None)
+def fault_hits(emulator: EntityResolutionEmulator) -> Counter[FaultType]:
+    """Count the requests that consumed an injected fault, by family."""
+    return Counter(request.fault.type for request in emulator.requests if request.fault is not None)
 
 
 class Director:

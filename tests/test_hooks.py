@@ -13,7 +13,7 @@ from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWaitTimeoutError,
-    ErrorKind,
+    ErrorCategory,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING, MATCHING
@@ -125,7 +125,7 @@ def test_bad_input_fails_before_any_request(hook, emulator, call, parameter):
     [
         (Fault.access_denied(), "AccessDeniedException"),
         (Fault.not_found(), "ResourceNotFoundException"),
-        (Fault(kind="not_found", message="Job abc not found"), "ResourceNotFoundException"),
+        (Fault(type="not_found", message="Job abc not found"), "ResourceNotFoundException"),
     ],
 )
 def test_permanent_errors_fail_at_once_with_the_service_message(hook, emulator, fault, code):
@@ -134,7 +134,7 @@ def test_permanent_errors_fail_at_once_with_the_service_message(hook, emulator, 
     with pytest.raises(EntityResolutionRequestError) as info:
         hook.get_id_mapping_job(WORKFLOW, job_id)
     assert info.value.code == code
-    assert info.value.kind is ErrorKind.PERMANENT
+    assert info.value.category is ErrorCategory.PERMANENT
     recorded = emulator.requests[-1]
     assert recorded.error_code == code
     assert f"{code}: " in str(info.value)
@@ -156,7 +156,7 @@ def test_a_validation_exception_from_the_service_fails_at_once_with_its_message(
     )
     with pytest.raises(EntityResolutionRequestError) as info:
         hook.get_id_mapping_job(WORKFLOW, job_id)
-    assert (info.value.code, info.value.kind) == ("ValidationException", ErrorKind.PERMANENT)
+    assert (info.value.code, info.value.category) == ("ValidationException", ErrorCategory.PERMANENT)
     assert "ValidationException: Value at 'jobId' is not valid" in str(info.value)
     assert emulator.count("GetIdMappingJob") == 1
 
@@ -175,7 +175,7 @@ def test_missing_credentials_are_a_configuration_error_not_an_outage(emulator, m
     )
     with pytest.raises(EntityResolutionRequestError) as info:
         EntityResolutionHook().get_id_mapping_job(WORKFLOW, "0" * 32)
-    assert (info.value.code, info.value.kind) == ("NoCredentialsError", ErrorKind.PERMANENT)
+    assert (info.value.code, info.value.category) == ("NoCredentialsError", ErrorCategory.PERMANENT)
     assert "max_attempts" not in str(info.value), "no advice meant for outages"
     assert emulator.requests == []
 
@@ -197,7 +197,7 @@ def test_transient_errors_past_the_retry_budget_fail_with_a_clear_message(hook, 
     emulator.inject(fault(count=None, operation="GetIdMappingJob"))
     with pytest.raises(EntityResolutionRequestError) as info:
         hook.get_id_mapping_job(WORKFLOW, job_id)
-    assert info.value.kind is ErrorKind.TRANSIENT
+    assert info.value.category is ErrorCategory.TRANSIENT
     assert f"{code}: " in str(info.value)
     # botocore's max_attempts counts retries: 3 of them after the first try.
     assert "still failing after 4 attempts" in str(info.value)
@@ -308,7 +308,7 @@ def test_a_missing_workflow_names_the_call_and_the_services_error(hook, emulator
     assert str(info.value).startswith(
         "GetMatchingWorkflow failed for workflow 'no-such-workflow': ResourceNotFoundException"
     )
-    assert info.value.kind is ErrorKind.PERMANENT
+    assert info.value.category is ErrorCategory.PERMANENT
 
 
 def test_get_id_namespace_returns_its_type_and_sources(hook, emulator):

@@ -57,14 +57,14 @@ def matching_workflow(emulator: EntityResolutionEmulator, script: JobScript | No
 
 def id_mapping_workflow(emulator: EntityResolutionEmulator, script: JobScript | None = None) -> None:
     """An ID mapping workflow from one ID namespace to another, each backed by its own Glue table."""
-    for name, database, table, kind in (
+    for name, database, table, family in (
         ("crm-customers", "crm", "customers", "SOURCE"),
         ("loyalty-members", "loyalty", "members", "TARGET"),
     ):
         emulator.add_id_namespace(
             name,
             definition={
-                "type": kind,
+                "type": family,
                 "inputSourceConfig": [{"inputSourceARN": glue_table(database, table), "schemaName": name}],
                 "roleArn": ROLE,
             },

@@ -51,7 +51,7 @@ def rendered_extra_link(dag_run, task_id: str, name: str) -> str | None:
 
 @pytest.fixture
 def emulator_in(entity_resolution_emulator, monkeypatch):
-    """Declare both kinds' workflows in ``region`` and point the ``aws_default`` connection there."""
+    """Declare both families' workflows in ``region`` and point the ``aws_default`` connection there."""
 
     def serve(region: str):
         script = JobScript.succeeded({"inputRecords": 10, "recordsNotProcessed": 0}, running_seconds=0.3)
@@ -65,46 +65,46 @@ def emulator_in(entity_resolution_emulator, monkeypatch):
     return serve
 
 
-@pytest.mark.parametrize(("operator_class", "kind"), OPERATORS)
+@pytest.mark.parametrize(("operator_class", "family"), OPERATORS)
 @pytest.mark.parametrize(("region", "console"), PARTITIONS)
 def test_the_operator_links_to_its_job_in_the_partitions_console(
-    run_dag, emulator_in, region, console, operator_class, kind
+    run_dag, emulator_in, region, console, operator_class, family
 ):
     emulator = emulator_in(region)
-    dag_id = f"link_{kind.key}_{region.replace('-', '_')}"
+    dag_id = f"link_{family.key}_{region.replace('-', '_')}"
     with DAG(dag_id, schedule=None, start_date=START_DATE) as dag:
         operator_class(task_id="start", workflow_name="people", waiter_delay=0.2, waiter_max_attempts=50)
     dag_run = run_dag(dag)
     assert task_states(dag_run) == {"start": "success"}
     [job] = emulator.jobs()
     assert rendered_extra_link(dag_run, "start", LINK) == (
-        f"{console}/entityresolution/home?region={region}#/{kind.collection}/people/jobs/{job.job_id}"
+        f"{console}/entityresolution/home?region={region}#/{family.collection}/people/jobs/{job.job_id}"
     )
 
 
 @pytest.mark.parametrize(
-    ("sensor_class", "kind"),
+    ("sensor_class", "family"),
     [
         pytest.param(EntityResolutionIdMappingJobCompletedSensor, ID_MAPPING, id="id-mapping"),
         pytest.param(EntityResolutionMatchingJobCompletedSensor, MATCHING, id="matching"),
     ],
 )
-def test_the_sensor_links_to_the_job_it_waits_for(run_dag, emulator_in, sensor_class, kind):
+def test_the_sensor_links_to_the_job_it_waits_for(run_dag, emulator_in, sensor_class, family):
     emulator_in("cn-north-1")
-    job_id = EntityResolutionHook(region_name="cn-north-1").start_job(kind, "people")
-    with DAG(f"link_sensor_{kind.key}", schedule=None, start_date=START_DATE) as dag:
+    job_id = EntityResolutionHook(region_name="cn-north-1").start_job(family, "people")
+    with DAG(f"link_sensor_{family.key}", schedule=None, start_date=START_DATE) as dag:
         sensor_class(task_id="wait", workflow_name="people", job_id=job_id, poke_interval=0.2, timeout=30)
     dag_run = run_dag(dag)
     assert task_states(dag_run) == {"wait": "success"}
     assert rendered_extra_link(dag_run, "wait", LINK) == (
         f"https://console.amazonaws.cn/entityresolution/home?region=cn-north-1"
-        f"#/{kind.collection}/people/jobs/{job_id}"
+        f"#/{family.collection}/people/jobs/{job_id}"
     )
 
 
 def test_a_workflow_arn_links_to_the_arns_region_and_partition():
     value = EntityResolutionJobLink.xcom_value(
-        kind=ID_MAPPING,
+        family=ID_MAPPING,
         workflow_name="arn:aws-cn:entityresolution:cn-northwest-1:123456789012:idmappingworkflow/people",
         job_id="a" * 32,
         region_name="us-east-1",
@@ -118,7 +118,7 @@ def test_a_workflow_arn_links_to_the_arns_region_and_partition():
 
 def test_a_workflow_name_with_slashes_stays_one_segment_of_the_link():
     value = EntityResolutionJobLink.xcom_value(
-        kind=ID_MAPPING,
+        family=ID_MAPPING,
         workflow_name="team/a=b+c",
         job_id="b" * 32,
         region_name="eu-west-1",

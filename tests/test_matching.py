@@ -1,6 +1,6 @@
 """Matching jobs: the hook's calls, operator, sensor and trigger, through the stock clients and dag.test().
 
-The matching classes are the ID mapping ones with another entry of the job-kind table, so these
+The matching classes are the ID mapping ones with another entry of the job-family table, so these
 tests check that the entry reaches every request and message: the matching API paths, the
 matching workflow-name rule (no ARN), and the same failure messages.
 """
@@ -150,7 +150,7 @@ async def test_the_trigger_reports_a_failed_matching_job_with_the_service_messag
     )
 
 
-def test_the_hook_refuses_start_members_the_kind_does_not_take_before_any_request(emulator):
+def test_the_hook_refuses_start_members_the_family_does_not_take_before_any_request(emulator):
     with pytest.raises(InvalidParameterError) as refused:
         EntityResolutionHook().start_job(MATCHING, WORKFLOW, {"jobType": "BATCH"})
     assert refused.value.parameter == "request"

@@ -17,7 +17,7 @@ from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import (
     EntityResolutionRequestError,
     EntityResolutionWorkflowBusyError,
-    ErrorKind,
+    ErrorCategory,
 )
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
@@ -134,7 +134,7 @@ def test_a_start_whose_answer_is_lost_is_not_sent_again(entity_resolution_emulat
     )
     with pytest.raises(EntityResolutionRequestError) as info:
         hook.start_id_mapping_job(WORKFLOW)
-    assert info.value.kind is ErrorKind.TRANSIENT
+    assert info.value.category is ErrorCategory.TRANSIENT
     assert entity_resolution_emulator.count("StartIdMappingJob") == 1
     assert len(entity_resolution_emulator.jobs()) == 1, "the service did start the job"
 

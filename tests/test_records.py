@@ -39,7 +39,7 @@ def start_once(
     return StartOnce(
         context,
         hook=hook,
-        kind=ID_MAPPING,
+        family=ID_MAPPING,
         workflow_name=WORKFLOW,
         send=send or (lambda: hook.start_id_mapping_job(WORKFLOW)),
         log=LOG,

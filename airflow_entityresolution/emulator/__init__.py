@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_entityresolution.emulator.state import (
     EntityResolutionEmulator,
     Fault,
-    FaultKind,
+    FaultType,
     JobScript,
     JobSnapshot,
     RecordedRequest,
 )
+from airflow_entityresolution.renamed import serve_old_names
 
 if TYPE_CHECKING:
     from airflow_entityresolution.emulator.server import EmulatorServer
@@ -32,11 +33,14 @@ __all__ = [
     "EmulatorServer",
     "EntityResolutionEmulator",
     "Fault",
-    "FaultKind",
+    "FaultType",
     "JobScript",
     "JobSnapshot",
     "RecordedRequest",
 ]
+
+
+_old_names = serve_old_names(__name__, {"FaultKind": "FaultType"}, globals())
 
 
 def __getattr__(name: str) -> Any:
@@ -46,4 +50,4 @@ def __getattr__(name: str) -> Any:
         from airflow_entityresolution.emulator.server import EmulatorServer
 
         return EmulatorServer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _old_names(name)

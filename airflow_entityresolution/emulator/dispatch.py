@@ -43,13 +43,13 @@ class Operations:
     def _operation_for(self, call: ApiCall, now: float) -> Callable[[], dict[str, Any]] | None:
         if call.resource is not None and call.resource_verb is not None:
             return functools.partial(self._resource_call, call.resource, call.resource_verb, call, now)
-        if call.kind is not None and call.verb is not None:
+        if call.family is not None and call.verb is not None:
             job_calls = {
                 Verb.START: self._jobs.start,
                 Verb.GET: self._jobs.get,
                 Verb.LIST: self._jobs.list_page,
             }
-            return functools.partial(job_calls[call.verb], call.kind, call, now)
+            return functools.partial(job_calls[call.verb], call.family, call, now)
         return None
 
     def _resource_call(

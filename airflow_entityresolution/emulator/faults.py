@@ -11,10 +11,10 @@ from typing import TypedDict, Unpack
 from airflow_entityresolution.emulator.replies import Reply, ServiceError
 from airflow_entityresolution.emulator.resource_types import RESOURCE_TYPES, WORKFLOW_TYPE_OF, ResourceVerb
 from airflow_entityresolution.emulator.wire import OPERATIONS, ApiCall, workflow_name_of
-from airflow_entityresolution.jobs import JOB_KINDS, Verb
+from airflow_entityresolution.jobs import JOB_FAMILIES, Verb
 
 
-class FaultKind(StrEnum):
+class FaultType(StrEnum):
     """What an injected :class:`Fault` does to a request."""
 
     THROTTLE = "throttle"
@@ -31,34 +31,38 @@ class FaultKind(StrEnum):
 
 
 # The error each error fault answers, and its default message.
-FAULT_ERRORS: Mapping[FaultKind, tuple[str, str]] = {
-    FaultKind.THROTTLE: ("ThrottlingException", "Rate exceeded"),
-    FaultKind.SERVER_ERROR: ("InternalServerException", "The service failed to process the request."),
-    FaultKind.ACCESS_DENIED: (
+FAULT_ERRORS: Mapping[FaultType, tuple[str, str]] = {
+    FaultType.THROTTLE: ("ThrottlingException", "Rate exceeded"),
+    FaultType.SERVER_ERROR: ("InternalServerException", "The service failed to process the request."),
+    FaultType.ACCESS_DENIED: (
         "AccessDeniedException",
         "User is not authorized to perform: entityresolution:{operation} on workflow {workflow}",
     ),
-    FaultKind.NOT_FOUND: ("ResourceNotFoundException", "Workflow {workflow} not found."),
-    FaultKind.VALIDATION: (
+    FaultType.NOT_FOUND: ("ResourceNotFoundException", "Workflow {workflow} not found."),
+    FaultType.VALIDATION: (
         "ValidationException",
         "1 validation error detected: Value at 'workflowName' failed to satisfy constraint",
     ),
-    FaultKind.CONFLICT: ("ConflictException", "Workflow {workflow} is busy; try again later."),
-    FaultKind.EXCEEDS_LIMIT: ("ExceedsLimitException", "A quota of the account is reached."),
+    FaultType.CONFLICT: ("ConflictException", "Workflow {workflow} is busy; try again later."),
+    FaultType.EXCEEDS_LIMIT: ("ExceedsLimitException", "A quota of the account is reached."),
 }
-START_OPERATIONS = frozenset(kind.operation(Verb.START) for kind in JOB_KINDS)
-GET_OPERATIONS = frozenset(kind.operation(Verb.GET) for kind in JOB_KINDS)
-CREATE_OPERATIONS = frozenset(kind.operation(ResourceVerb.CREATE) for kind in RESOURCE_TYPES)
-DELETE_WORKFLOW_OPERATIONS = frozenset(
-    kind.operation(ResourceVerb.DELETE) for kind in WORKFLOW_TYPE_OF.values()
+START_OPERATIONS = frozenset(family.operation(Verb.START) for family in JOB_FAMILIES)
+GET_OPERATIONS = frozenset(family.operation(Verb.GET) for family in JOB_FAMILIES)
+CREATE_OPERATIONS = frozenset(
+    resource_type.operation(ResourceVerb.CREATE) for resource_type in RESOURCE_TYPES
 )
-RESOURCE_LIST_OPERATIONS = frozenset(kind.operation(ResourceVerb.LIST) for kind in RESOURCE_TYPES)
+DELETE_WORKFLOW_OPERATIONS = frozenset(
+    resource_type.operation(ResourceVerb.DELETE) for resource_type in WORKFLOW_TYPE_OF.values()
+)
+RESOURCE_LIST_OPERATIONS = frozenset(
+    resource_type.operation(ResourceVerb.LIST) for resource_type in RESOURCE_TYPES
+)
 # The model lets only these operations answer these faults; the others may hit any operation.
-FAULT_OPERATIONS: Mapping[FaultKind, frozenset[str]] = {
-    FaultKind.CONFLICT: START_OPERATIONS | CREATE_OPERATIONS | DELETE_WORKFLOW_OPERATIONS,
-    FaultKind.EXCEEDS_LIMIT: START_OPERATIONS | CREATE_OPERATIONS,
-    FaultKind.NOT_FOUND: OPERATIONS - CREATE_OPERATIONS - RESOURCE_LIST_OPERATIONS,
-    FaultKind.STATUS_OVERRIDE: GET_OPERATIONS,
+FAULT_OPERATIONS: Mapping[FaultType, frozenset[str]] = {
+    FaultType.CONFLICT: START_OPERATIONS | CREATE_OPERATIONS | DELETE_WORKFLOW_OPERATIONS,
+    FaultType.EXCEEDS_LIMIT: START_OPERATIONS | CREATE_OPERATIONS,
+    FaultType.NOT_FOUND: OPERATIONS - CREATE_OPERATIONS - RESOURCE_LIST_OPERATIONS,
+    FaultType.STATUS_OVERRIDE: GET_OPERATIONS,
 }
 
 
@@ -75,9 +79,9 @@ class Fault:
     """
     A misbehaviour the emulator shows to the next requests it matches.
 
-    Build one with a constructor named after its kind, e.g. ``Fault.throttle(count=2)``.
+    Build one with a constructor named after its type, e.g. ``Fault.throttle(count=2)``.
 
-    :param kind: what the fault does.
+    :param type: what the fault does.
     :param count: how many matching requests it hits; ``None`` hits every one.
     :param operation: the operation it hits, e.g. ``"GetIdMappingJob"``; ``None`` for any.
     :param workflow_name: the workflow (or ID namespace) it hits, by name (requests by ARN
@@ -89,7 +93,7 @@ class Fault:
     :param quota_value: ``quotaValue`` of an exceeds-limit error.
     """
 
-    kind: FaultKind
+    type: FaultType
     count: int | None = 1
     operation: str | None = None
     workflow_name: str | None = None
@@ -100,42 +104,42 @@ class Fault:
     quota_value: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", FaultKind(self.kind))
+        object.__setattr__(self, "type", FaultType(self.type))
         if self.count is not None and self.count < 1:
             raise ValueError("A fault hits at least one request; use count=None for all of them.")
-        allowed = FAULT_OPERATIONS.get(self.kind, OPERATIONS)
+        allowed = FAULT_OPERATIONS.get(self.type, OPERATIONS)
         if self.operation is not None and self.operation not in allowed:
-            raise ValueError(f"A {self.kind} fault can hit {sorted(allowed)}, not {self.operation!r}.")
+            raise ValueError(f"A {self.type} fault can hit {sorted(allowed)}, not {self.operation!r}.")
 
     @classmethod
     def throttle(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 429 ThrottlingException."""
-        return cls(FaultKind.THROTTLE, count, **scope)
+        return cls(FaultType.THROTTLE, count, **scope)
 
     @classmethod
     def validation_error(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 400 ValidationException, as the service does for input it refuses."""
-        return cls(FaultKind.VALIDATION, count, **scope)
+        return cls(FaultType.VALIDATION, count, **scope)
 
     @classmethod
     def server_error(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 500 InternalServerException."""
-        return cls(FaultKind.SERVER_ERROR, count, **scope)
+        return cls(FaultType.SERVER_ERROR, count, **scope)
 
     @classmethod
     def access_denied(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 403 AccessDeniedException."""
-        return cls(FaultKind.ACCESS_DENIED, count, **scope)
+        return cls(FaultType.ACCESS_DENIED, count, **scope)
 
     @classmethod
     def not_found(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 404 ResourceNotFoundException."""
-        return cls(FaultKind.NOT_FOUND, count, **scope)
+        return cls(FaultType.NOT_FOUND, count, **scope)
 
     @classmethod
     def conflict(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer a start with 400 ConflictException."""
-        return cls(FaultKind.CONFLICT, count, **scope)
+        return cls(FaultType.CONFLICT, count, **scope)
 
     @classmethod
     def exceeds_limit(
@@ -147,32 +151,32 @@ class Fault:
         **scope: Unpack[FaultScope],
     ) -> Fault:
         """Answer a start with 402 ExceedsLimitException carrying ``quotaName`` and ``quotaValue``."""
-        return cls(FaultKind.EXCEEDS_LIMIT, count, quota_name=quota_name, quota_value=quota_value, **scope)
+        return cls(FaultType.EXCEEDS_LIMIT, count, quota_name=quota_name, quota_value=quota_value, **scope)
 
     @classmethod
     def latency(cls, seconds: float, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer normally, ``seconds`` late; the request takes effect before the delay."""
-        return cls(FaultKind.LATENCY, count, seconds=seconds, **scope)
+        return cls(FaultType.LATENCY, count, seconds=seconds, **scope)
 
     @classmethod
     def drop_connection(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Close the connection without an answer; the request takes no effect."""
-        return cls(FaultKind.DROP_CONNECTION, count, **scope)
+        return cls(FaultType.DROP_CONNECTION, count, **scope)
 
     @classmethod
     def malformed_body(cls, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer 200 with the first half of the JSON body; the request takes effect."""
-        return cls(FaultKind.MALFORMED_BODY, count, **scope)
+        return cls(FaultType.MALFORMED_BODY, count, **scope)
 
     @classmethod
     def status_override(cls, status: str, count: int | None = 1, **scope: Unpack[FaultScope]) -> Fault:
         """Answer a Get with ``status`` in place of the job's real status."""
-        return cls(FaultKind.STATUS_OVERRIDE, count, status=status, **scope)
+        return cls(FaultType.STATUS_OVERRIDE, count, status=status, **scope)
 
     def matches(self, call: ApiCall) -> bool:
         """Tell whether this fault hits ``call``."""
         operation = call.operation
-        if operation is None or operation not in FAULT_OPERATIONS.get(self.kind, OPERATIONS):
+        if operation is None or operation not in FAULT_OPERATIONS.get(self.type, OPERATIONS):
             return False
         if self.operation is not None and self.operation != operation:
             return False
@@ -180,9 +184,9 @@ class Fault:
 
 
 def _fault_error(call: ApiCall, fault: Fault) -> ServiceError:
-    code, default_message = FAULT_ERRORS[fault.kind]
+    code, default_message = FAULT_ERRORS[fault.type]
     message = (fault.message or default_message).format(operation=call.operation, workflow=call.workflow_name)
-    if fault.kind is not FaultKind.EXCEEDS_LIMIT:
+    if fault.type is not FaultType.EXCEEDS_LIMIT:
         return ServiceError(code, message)
     quota = {"quotaName": fault.quota_name, "quotaValue": fault.quota_value}
     return ServiceError(code, message, **{name: value for name, value in quota.items() if value is not None})
@@ -195,10 +199,10 @@ def _override_status(reply: Reply, fault: Fault) -> Reply:
 
 
 # How the faults that let a request take effect change its answer.
-REPLY_ALTERATIONS: Mapping[FaultKind, Callable[[Reply, Fault], Reply]] = {
-    FaultKind.LATENCY: lambda reply, fault: dataclasses.replace(reply, delay_seconds=fault.seconds),
-    FaultKind.MALFORMED_BODY: lambda reply, fault: dataclasses.replace(reply, truncate_body=True),
-    FaultKind.STATUS_OVERRIDE: _override_status,
+REPLY_ALTERATIONS: Mapping[FaultType, Callable[[Reply, Fault], Reply]] = {
+    FaultType.LATENCY: lambda reply, fault: dataclasses.replace(reply, delay_seconds=fault.seconds),
+    FaultType.MALFORMED_BODY: lambda reply, fault: dataclasses.replace(reply, truncate_body=True),
+    FaultType.STATUS_OVERRIDE: _override_status,
 }
 
 
@@ -210,11 +214,11 @@ def answer_with_fault(fault: Fault, call: ApiCall, answer: Callable[[], Reply]) 
     :param call: the request.
     :param answer: answers the request as if no fault hit it, taking its effect.
     """
-    if fault.kind in FAULT_ERRORS:
+    if fault.type in FAULT_ERRORS:
         return _fault_error(call, fault).reply()
-    if fault.kind is FaultKind.DROP_CONNECTION:
+    if fault.type is FaultType.DROP_CONNECTION:
         return Reply(status=None)
-    return REPLY_ALTERATIONS[fault.kind](answer(), fault)
+    return REPLY_ALTERATIONS[fault.type](answer(), fault)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_entityresolution.emulator.scripts import JobScript, ScriptedWorkflow
-from airflow_entityresolution.jobs import JobKind, JobStatus
+from airflow_entityresolution.jobs import JobFamily, JobStatus
 
 # Metrics a job reports while it runs; the rest appear once it is terminal.
 RUNNING_METRICS = frozenset({"inputRecords"})
@@ -19,7 +19,7 @@ class JobSnapshot:
     A job as the emulator sees it at one moment.
 
     :param job_id: the job's ID.
-    :param kind: ``"id_mapping"`` or ``"matching"``.
+    :param family: ``"id_mapping"`` or ``"matching"``.
     :param workflow_name: the name of its workflow.
     :param region: the region it runs in.
     :param status: QUEUED, RUNNING, SUCCEEDED or FAILED.
@@ -32,7 +32,7 @@ class JobSnapshot:
     """
 
     job_id: str
-    kind: str
+    family: str
     workflow_name: str
     region: str
     status: str
@@ -91,9 +91,9 @@ class Job:
     forced: ForcedEnd | None = None
 
     @property
-    def kind(self) -> JobKind:
-        """The kind of the job, its workflow's."""
-        return self.workflow.kind
+    def family(self) -> JobFamily:
+        """The family of the job, its workflow's."""
+        return self.workflow.family
 
     def scripted_end(self) -> float | None:
         """The monotonic time the job ends, if it is known by now."""
@@ -153,7 +153,7 @@ class Job:
             "metrics": self.metrics_at(now),
             "errorDetails": _error_details(self.error_message(now)),
             "outputSourceConfig": _as_list(self.output_source_config),
-            "jobType": self.job_type if self.kind.reports_job_type else None,
+            "jobType": self.job_type if self.family.reports_job_type else None,
         }
         payload.update({name: value for name, value in optional.items() if value is not None})
         return payload
@@ -163,7 +163,7 @@ class Job:
         summary = self.summary(now)
         return JobSnapshot(
             job_id=self.job_id,
-            kind=self.kind.key,
+            family=self.family.key,
             workflow_name=self.workflow.name,
             region=self.workflow.region,
             status=summary["status"],

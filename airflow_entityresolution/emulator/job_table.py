@@ -22,7 +22,7 @@ from airflow_entityresolution.emulator.scripts import (
 )
 from airflow_entityresolution.emulator.wire import ApiCall
 from airflow_entityresolution.emulator.workflows import Resource
-from airflow_entityresolution.jobs import TERMINAL_STATUSES, JobKind, JobStatus
+from airflow_entityresolution.jobs import TERMINAL_STATUSES, JobFamily, JobStatus
 from airflow_entityresolution.validation import (
     ID_MAPPING_WORKFLOW_ARN,
     check_job_id,
@@ -42,7 +42,7 @@ class JobTable:
     service answers.
 
     :param account_id: the account the workflows belong to.
-    :param concurrency: what a start does while another job of the same kind is QUEUED or
+    :param concurrency: what a start does while another job of the same family is QUEUED or
         RUNNING in the region, as :class:`~airflow_entityresolution.emulator.state.EntityResolutionEmulator`
         takes it.
     """
@@ -52,40 +52,40 @@ class JobTable:
             raise ValueError(f"concurrency must be one of {CONCURRENCY_MODES}, not {concurrency!r}.")
         self.account_id = account_id
         self.concurrency = concurrency
-        self._workflows: dict[tuple[JobKind, str, str], ScriptedWorkflow] = {}
+        self._workflows: dict[tuple[JobFamily, str, str], ScriptedWorkflow] = {}
         self._jobs: dict[str, Job] = {}
 
     def keep_workflow(self, resource: Resource, script: JobScript | None = None) -> Resource:
-        """Give a new workflow what its jobs need: its scripts, found by kind, region and name."""
-        kind = resource.type.job_kind
-        if kind is not None:
-            workflow = ScriptedWorkflow(kind, resource.name, resource.region, script or JobScript())
-            self._workflows[(kind, resource.region, resource.name)] = workflow
+        """Give a new workflow what its jobs need: its scripts, found by family, region and name."""
+        family = resource.type.job_family
+        if family is not None:
+            workflow = ScriptedWorkflow(family, resource.name, resource.region, script or JobScript())
+            self._workflows[(family, resource.region, resource.name)] = workflow
         return resource
 
     def forget_workflow(self, resource: Resource, now: float) -> None:
         """Forget a workflow's scripts, so that starts on it are refused; refuse while a job runs."""
-        kind = resource.type.job_kind
-        if kind is None:
+        family = resource.type.job_family
+        if family is None:
             return
-        workflow = self._workflows[(kind, resource.region, resource.name)]
+        workflow = self._workflows[(family, resource.region, resource.name)]
         for job in self._jobs.values():
             if job.workflow is workflow and not self._has_ended(job, now):
                 # The model's ConflictException, whose examples include "Workflow is currently running".
                 raise ServiceError(
                     "ConflictException",
-                    f"The {kind.label} workflow {workflow.name} cannot be deleted: its job "
+                    f"The {family.label} workflow {workflow.name} cannot be deleted: its job "
                     f"{job.job_id} is {job.status_at(now)}.",
                 )
-        del self._workflows[(kind, resource.region, resource.name)]
+        del self._workflows[(family, resource.region, resource.name)]
 
     def script_next_jobs(
-        self, workflow_name: str, scripts: Sequence[JobScript], region: str | None, kind: str | None
+        self, workflow_name: str, scripts: Sequence[JobScript], region: str | None, family: str | None
     ) -> None:
         """Queue scripts for the next starts on a workflow declared by that name."""
-        workflow = self._declared_workflow(workflow_name, region, kind)
+        workflow = self._declared_workflow(workflow_name, region, family)
         for script in scripts:
-            check_script_metrics(workflow.kind, script)
+            check_script_metrics(workflow.family, script)
         workflow.next_scripts.extend(scripts)
 
     def finish(self, job_id: str, status: str, error_message: str | None, now: float) -> None:
@@ -117,12 +117,12 @@ class JobTable:
         for workflow in self._workflows.values():
             workflow.next_scripts.clear()
 
-    def start(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+    def start(self, family: JobFamily, call: ApiCall, now: float) -> dict[str, Any]:
         """Answer a Start: a new job, QUEUED behind another if the quota says so."""
-        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
-        body = _start_body(kind, call.body)
-        workflow = self._resolve_workflow(kind, call)
-        waits_for = self._job_to_wait_for(kind, workflow.region, now)
+        checked(family.check_workflow_name, call.workflow_name, "workflowName")
+        body = _start_body(family, call.body)
+        workflow = self._resolve_workflow(family, call)
+        waits_for = self._job_to_wait_for(family, workflow.region, now)
         script = workflow.take_script()
         job = Job(
             job_id=uuid.uuid4().hex,
@@ -137,16 +137,16 @@ class JobTable:
         )
         self._jobs[job.job_id] = job
         payload: dict[str, Any] = {"jobId": job.job_id}
-        if kind.reports_job_type:
+        if family.reports_job_type:
             echoed = {"outputSourceConfig": body.get("outputSourceConfig"), "jobType": job.job_type}
             payload.update({name: value for name, value in echoed.items() if value is not None})
         return payload
 
-    def get(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+    def get(self, family: JobFamily, call: ApiCall, now: float) -> dict[str, Any]:
         """Answer a Get: the job's description as of ``now``."""
-        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        checked(family.check_workflow_name, call.workflow_name, "workflowName")
         checked(check_job_id, call.job_id, "jobId")
-        workflow = self._resolve_workflow(kind, call)
+        workflow = self._resolve_workflow(family, call)
         job = self._jobs.get(call.job_id or "")
         if job is None or job.workflow is not workflow:
             raise ServiceError(
@@ -155,11 +155,11 @@ class JobTable:
         self._start_clock(job, now)
         return job.description(now)
 
-    def list_page(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+    def list_page(self, family: JobFamily, call: ApiCall, now: float) -> dict[str, Any]:
         """Answer a List: a page of the workflow's jobs, newest first."""
-        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        checked(family.check_workflow_name, call.workflow_name, "workflowName")
         size = page_size(call.query.get("maxResults"))
-        workflow = self._resolve_workflow(kind, call)
+        workflow = self._resolve_workflow(family, call)
         newest_first = [job for job in reversed(self._jobs.values()) if job.workflow is workflow]
         listed, next_token = page(newest_first, call.query.get("nextToken"), size, lambda job: job.job_id)
         for job in listed:
@@ -169,43 +169,43 @@ class JobTable:
             payload["nextToken"] = next_token
         return payload
 
-    def _declared_workflow(self, name: str, region: str | None, kind: str | None) -> ScriptedWorkflow:
+    def _declared_workflow(self, name: str, region: str | None, family: str | None) -> ScriptedWorkflow:
         candidates = [
             workflow
-            for (workflow_kind, workflow_region, workflow_name), workflow in self._workflows.items()
+            for (workflow_family, workflow_region, workflow_name), workflow in self._workflows.items()
             if workflow_name == name
             and region in (None, workflow_region)
-            and kind in (None, workflow_kind.key)
+            and family in (None, workflow_family.key)
         ]
         if not candidates:
-            raise KeyError(f"No workflow {name!r} is declared (region={region}, kind={kind}).")
+            raise KeyError(f"No workflow {name!r} is declared (region={region}, family={family}).")
         if len(candidates) > 1:
-            raise ValueError(f"Several workflows are named {name!r}: pass region= and kind= to pick one.")
+            raise ValueError(f"Several workflows are named {name!r}: pass region= and family= to pick one.")
         return candidates[0]
 
-    def _resolve_workflow(self, kind: JobKind, call: ApiCall) -> ScriptedWorkflow:
+    def _resolve_workflow(self, family: JobFamily, call: ApiCall) -> ScriptedWorkflow:
         """Find the workflow a request names, by name or by an ARN of this account and region."""
         reference = call.workflow_name or ""
         name: str | None = reference
         arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference)
         if arn is not None:
             name = name_in_arn(arn, call.region, self.account_id)
-        workflow = self._workflows.get((kind, call.region, name)) if name is not None else None
+        workflow = self._workflows.get((family, call.region, name)) if name is not None else None
         if workflow is None:
             raise ServiceError(
                 "ResourceNotFoundException",
-                f"The {kind.label} workflow {reference} does not exist in {call.region}.",
+                f"The {family.label} workflow {reference} does not exist in {call.region}.",
             )
         return workflow
 
-    def _job_to_wait_for(self, kind: JobKind, region: str, now: float) -> Job | None:
-        """Apply the one-job-per-kind-and-region quota: the job a new one must wait for, if any."""
+    def _job_to_wait_for(self, family: JobFamily, region: str, now: float) -> Job | None:
+        """Apply the one-job-per-family-and-region quota: the job a new one must wait for, if any."""
         if self.concurrency == "unlimited":
             return None
         unfinished = [
             job
             for job in self._jobs.values()
-            if job.kind is kind and job.workflow.region == region and not self._has_ended(job, now)
+            if job.family is family and job.workflow.region == region and not self._has_ended(job, now)
         ]
         if not unfinished:
             return None
@@ -214,9 +214,9 @@ class JobTable:
         busy = unfinished[0]
         raise ServiceError(
             "ConflictException",
-            f"Cannot start another {kind.label} job: job {busy.job_id} of workflow "
+            f"Cannot start another {family.label} job: job {busy.job_id} of workflow "
             f"{busy.workflow.name} is {busy.status_at(now)}, and {region} runs one "
-            f"{kind.label} job at a time per account.",
+            f"{family.label} job at a time per account.",
         )
 
     def _has_ended(self, job: Job, now: float) -> bool:
@@ -241,11 +241,11 @@ def _as_tuple(config: list[dict[str, str]] | None) -> tuple[Mapping[str, str], .
     return None if config is None else tuple(config)
 
 
-def _start_body(kind: JobKind, raw: bytes) -> dict[str, Any]:
+def _start_body(family: JobFamily, raw: bytes) -> dict[str, Any]:
     body = json_body(raw)
     if not isinstance(body, dict):
         raise ServiceError("ValidationException", "The request body must be a JSON object.")
-    unknown = set(body) - kind.start_body_members
+    unknown = set(body) - family.start_body_members
     if unknown:
         raise ServiceError(
             "ValidationException", f"Unknown members in the request body: {', '.join(sorted(unknown))}."

@@ -1,4 +1,4 @@
-"""The three resource types (the two kinds of workflow, ID namespaces): their names, paths and members."""
+"""The three resource types (the two families of workflow, ID namespaces): their names, paths and members."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from airflow_entityresolution.emulator.definitions import (
     ID_NAMESPACE_DEFINITION,
     MATCHING_WORKFLOW_DEFINITION,
 )
-from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobKind
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily
 from airflow_entityresolution.validation import (
     ID_MAPPING_WORKFLOW_ARN,
     ID_NAMESPACE_ARN,
@@ -65,7 +65,7 @@ def _id_namespace_summary(definition: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True, eq=False)
 class ResourceType:
     """
-    One kind of resource the emulator creates, gets, lists and deletes.
+    One type of resource the emulator creates, gets, lists and deletes.
 
     The API derives the rest of its words from two: the operations and paths from ``api_name``
     (``CreateIdNamespace``, ``/idnamespaces``), the members from ``member_prefix``
@@ -80,7 +80,7 @@ class ResourceType:
     :param summarise: the members of a List summary taken from the definition, beyond the
         name, ARN and timestamps.
     :param absent_from_create: the Get answer's members that a Create answer lacks.
-    :param job_kind: the kind of the jobs its resources run; ``None`` for ID namespaces.
+    :param job_family: the family of the jobs its resources run; ``None`` for ID namespaces.
     :param arn_pattern: the ARN form a Get may name a resource by; ``None`` if Get takes names only.
     :ivar collection: the first path segment, as in ``/{collection}/{name}``.
     :ivar name_member: the member that names a resource, in requests and answers.
@@ -95,7 +95,7 @@ class ResourceType:
     default_definition: Callable[[str, str, str], dict[str, Any]]
     summarise: Callable[[Mapping[str, Any]], dict[str, Any]]
     absent_from_create: frozenset[str]
-    job_kind: JobKind | None = None
+    job_family: JobFamily | None = None
     arn_pattern: re.Pattern[str] | None = None
     collection: str = field(init=False)
     name_member: str = field(init=False)
@@ -132,7 +132,7 @@ class ResourceType:
         A workflow takes what its job calls take, so ID mapping workflow names may hold ``=+/``,
         which a Create over HTTP refuses: tests of path encoding declare such names in Python.
         """
-        check = self.job_kind.check_workflow_name if self.job_kind else check_entity_name
+        check = self.job_family.check_workflow_name if self.job_family else check_entity_name
         try:
             check(name, "name")
         except InvalidParameterError as error:
@@ -196,21 +196,21 @@ def name_in_arn(arn: re.Match[str], region: str, account: str) -> str | None:
 
 
 def _workflow_type(
-    job_kind: JobKind,
+    job_family: JobFamily,
     check_definition: Structure,
     default_definition: Callable[[str, str, str], dict[str, Any]],
     summarise: Callable[[Mapping[str, Any]], dict[str, Any]],
 ) -> ResourceType:
-    """The resource type of one kind's workflows: the two kinds' are named and answered alike."""
+    """The resource type of one job family's workflows: the two families' are named and answered alike."""
     return ResourceType(
-        f"{job_kind.api_name}Workflow",
+        f"{job_family.api_name}Workflow",
         "workflow",
-        f"{job_kind.label} workflow",
+        f"{job_family.label} workflow",
         check_definition,
         default_definition,
         summarise,
         absent_from_create=frozenset({"createdAt", "updatedAt", "tags"}),
-        job_kind=job_kind,
+        job_family=job_family,
     )
 
 
@@ -231,8 +231,14 @@ ID_NAMESPACE = ResourceType(
     arn_pattern=ID_NAMESPACE_ARN,
 )
 RESOURCE_TYPES: tuple[ResourceType, ...] = (ID_MAPPING_WORKFLOW, MATCHING_WORKFLOW, ID_NAMESPACE)
-RESOURCE_BY_COLLECTION: Mapping[str, ResourceType] = {kind.collection: kind for kind in RESOURCE_TYPES}
-WORKFLOW_TYPE_OF: Mapping[JobKind, ResourceType] = {
-    kind.job_kind: kind for kind in RESOURCE_TYPES if kind.job_kind is not None
+RESOURCE_BY_COLLECTION: Mapping[str, ResourceType] = {
+    resource_type.collection: resource_type for resource_type in RESOURCE_TYPES
 }
-RESOURCE_OPERATIONS: frozenset[str] = frozenset().union(*(kind.operations for kind in RESOURCE_TYPES))
+WORKFLOW_TYPE_OF: Mapping[JobFamily, ResourceType] = {
+    resource_type.job_family: resource_type
+    for resource_type in RESOURCE_TYPES
+    if resource_type.job_family is not None
+}
+RESOURCE_OPERATIONS: frozenset[str] = frozenset().union(
+    *(resource_type.operations for resource_type in RESOURCE_TYPES)
+)

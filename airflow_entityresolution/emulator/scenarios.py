@@ -38,7 +38,7 @@ from typing import Any
 
 from airflow_entityresolution.emulator.scripts import JobScript, refuse_unknown_keys
 from airflow_entityresolution.emulator.wire import DEFAULT_REGION
-from airflow_entityresolution.jobs import JOB_KINDS, JobKind
+from airflow_entityresolution.jobs import JOB_FAMILIES, JobFamily
 
 # A scenario mapping, or the path of a JSON file that holds one.
 Scenario = Mapping[str, Any] | str | PathLike[str]
@@ -54,7 +54,7 @@ class WorkflowDeclaration:
     """
     One workflow a scenario declares.
 
-    :param kind: the kind of its jobs.
+    :param family: the family of its jobs.
     :param name: its name.
     :param region: the region it lives in.
     :param definition: its Create members, or ``None`` for the default definition.
@@ -62,7 +62,7 @@ class WorkflowDeclaration:
     :param next_jobs: the scripts of its first starts.
     """
 
-    kind: JobKind
+    family: JobFamily
     name: str
     region: str
     definition: Mapping[str, Any] | None
@@ -100,14 +100,14 @@ def emulator_options(spec: Mapping[str, Any]) -> dict[str, Any]:
 def workflow_declarations(spec: Mapping[str, Any]) -> Iterator[WorkflowDeclaration]:
     """The scenario's workflows, ID mapping then matching, each read when the previous is declared."""
     default_region = spec.get("region", DEFAULT_REGION)
-    for kind in JOB_KINDS:
-        for name, workflow_spec in spec.get(f"{kind.key}_workflows", {}).items():
+    for family in JOB_FAMILIES:
+        for name, workflow_spec in spec.get(f"{family.key}_workflows", {}).items():
             script_spec = dict(workflow_spec)
             region = script_spec.pop("region", default_region)
             definition = script_spec.pop("definition", None)
             next_jobs = tuple(JobScript.from_mapping(script) for script in script_spec.pop("next_jobs", []))
             script = JobScript.from_mapping(script_spec)
-            yield WorkflowDeclaration(kind, name, region, definition, script, next_jobs)
+            yield WorkflowDeclaration(family, name, region, definition, script, next_jobs)
 
 
 def id_namespace_declarations(spec: Mapping[str, Any]) -> Iterator[IdNamespaceDeclaration]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_entityresolution.jobs import TERMINAL_STATUSES, JobKind, JobStatus
+from airflow_entityresolution.jobs import TERMINAL_STATUSES, JobFamily, JobStatus
 from airflow_entityresolution.validation import check_output_source_config
 
 DEFAULT_ERROR_MESSAGE = "The job failed."
@@ -100,14 +100,14 @@ class ScriptedWorkflow:
     """
     What a workflow's jobs run: its own script, and the scripts queued for its next starts.
 
-    :param kind: the kind of its jobs.
+    :param family: the family of its jobs.
     :param name: the workflow's name.
     :param region: the region it lives in.
     :param script: the script of every start no queued script is left for.
     :param next_scripts: the scripts of the next starts, first in first out.
     """
 
-    kind: JobKind
+    family: JobFamily
     name: str
     region: str
     script: JobScript
@@ -118,11 +118,11 @@ class ScriptedWorkflow:
         return self.next_scripts.popleft() if self.next_scripts else self.script
 
 
-def check_script_metrics(kind: JobKind, script: JobScript) -> None:
-    """Refuse, with ``ValueError``, a script whose metrics ``kind``'s jobs do not report."""
-    unknown = set(script.metrics or {}) - kind.metric_names
+def check_script_metrics(family: JobFamily, script: JobScript) -> None:
+    """Refuse, with ``ValueError``, a script whose metrics ``family``'s jobs do not report."""
+    unknown = set(script.metrics or {}) - family.metric_names
     if unknown:
-        raise ValueError(f"{kind.label} jobs report no metrics named {', '.join(sorted(unknown))}.")
+        raise ValueError(f"{family.label} jobs report no metrics named {', '.join(sorted(unknown))}.")
 
 
 def refuse_unknown_keys(spec: Mapping[str, Any], known: Iterable[str], what: str) -> None:

@@ -29,7 +29,7 @@ from aiohttp import web
 from airflow_entityresolution.emulator.replies import Reply
 from airflow_entityresolution.emulator.resource_types import RESOURCE_BY_COLLECTION, ResourceVerb
 from airflow_entityresolution.emulator.state import EntityResolutionEmulator
-from airflow_entityresolution.emulator.wire import DEFAULT_REGION, KIND_BY_COLLECTION, ApiCall
+from airflow_entityresolution.emulator.wire import DEFAULT_REGION, FAMILY_BY_COLLECTION, ApiCall
 from airflow_entityresolution.jobs import Verb
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<access_key_id>[^/,\s]+)/\d{8}/(?P<region>[^/,\s]+)/")
@@ -93,11 +93,11 @@ def parse_call(method: str, raw_path: str, headers: Mapping[str, str], body: byt
 def _job_call(call: ApiCall, segments: list[str]) -> ApiCall | None:
     """Route ``/{collection}/{workflowName}/jobs[/{jobId}]``."""
     verb = ROUTES.get((call.method, len(segments)))
-    if verb is None or segments[0] not in KIND_BY_COLLECTION or segments[2] != "jobs":
+    if verb is None or segments[0] not in FAMILY_BY_COLLECTION or segments[2] != "jobs":
         return None
     return dataclasses.replace(
         call,
-        kind=KIND_BY_COLLECTION[segments[0]],
+        family=FAMILY_BY_COLLECTION[segments[0]],
         verb=verb,
         workflow_name=segments[1],
         job_id=segments[3] if verb is Verb.GET else None,

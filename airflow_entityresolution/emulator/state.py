@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_entityresolution.emulator.dispatch import Operations
-from airflow_entityresolution.emulator.faults import ArmedFaults, Fault, FaultKind, answer_with_fault
+from airflow_entityresolution.emulator.faults import ArmedFaults, Fault, FaultType, answer_with_fault
 from airflow_entityresolution.emulator.job_records import JobSnapshot
 from airflow_entityresolution.emulator.job_table import Concurrency, JobTable
 from airflow_entityresolution.emulator.replies import ERROR_STATUS, Reply, ServiceError
@@ -41,7 +41,8 @@ from airflow_entityresolution.emulator.scripts import JobScript, check_script_me
 from airflow_entityresolution.emulator.throttling import RateLimit
 from airflow_entityresolution.emulator.wire import DEFAULT_REGION, ApiCall
 from airflow_entityresolution.emulator.workflows import ResourceStore
-from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobKind, JobStatus
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily, JobStatus
+from airflow_entityresolution.renamed import serve_old_names
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
@@ -56,7 +57,7 @@ class EntityResolutionEmulator:
     thread while the server runs.
 
     :param account_id: the account the emulated service belongs to.
-    :param concurrency: what a start does while another job of the same kind is
+    :param concurrency: what a start does while another job of the same family is
         QUEUED or RUNNING in the region: ``"reject"`` answers ConflictException
         (the service allows one such job at a time), ``"queue"`` keeps the new
         job QUEUED until the earlier ones end, ``"unlimited"`` ignores the quota.
@@ -87,7 +88,7 @@ class EntityResolutionEmulator:
 
     @property
     def concurrency(self) -> Concurrency:
-        """What a start does while another job of its kind is unfinished in the region; settable."""
+        """What a start does while another job of its family is unfinished in the region; settable."""
         return self._jobs.concurrency
 
     @concurrency.setter
@@ -115,12 +116,12 @@ class EntityResolutionEmulator:
         spec = read_scenario(scenario)
         emulator = cls(**emulator_options(spec))
         for workflow in workflow_declarations(spec):
-            resource_type = WORKFLOW_TYPE_OF[workflow.kind]
+            resource_type = WORKFLOW_TYPE_OF[workflow.family]
             emulator._add_resource(
                 resource_type, workflow.name, workflow.region, workflow.definition, workflow.script
             )
             emulator.script_next_jobs(
-                workflow.name, *workflow.next_jobs, region=workflow.region, kind=workflow.kind.key
+                workflow.name, *workflow.next_jobs, region=workflow.region, family=workflow.family.key
             )
         for namespace in id_namespace_declarations(spec):
             emulator.add_id_namespace(namespace.name, namespace.region, namespace.definition)
@@ -202,7 +203,7 @@ class EntityResolutionEmulator:
         workflow_name: str,
         *scripts: JobScript,
         region: str | None = None,
-        kind: str | None = None,
+        family: str | None = None,
     ) -> None:
         """
         Queue scripts for the next jobs of a workflow, consumed one per start, first in first out.
@@ -212,10 +213,10 @@ class EntityResolutionEmulator:
         :param workflow_name: the workflow's name.
         :param scripts: the scripts, for the next starts in order.
         :param region: the workflow's region, needed only if the name is declared in several.
-        :param kind: ``"id_mapping"`` or ``"matching"``, needed only if both kinds use the name.
+        :param family: ``"id_mapping"`` or ``"matching"``, needed only if both families use the name.
         """
         with self._lock:
-            self._jobs.script_next_jobs(workflow_name, scripts, region, kind)
+            self._jobs.script_next_jobs(workflow_name, scripts, region, family)
 
     def finish_job(
         self, job_id: str, status: str = JobStatus.SUCCEEDED, error_message: str | None = None
@@ -321,8 +322,8 @@ class EntityResolutionEmulator:
         script: JobScript | None = None,
     ) -> str:
         resource_type.check_declared_name(name)
-        if resource_type.job_kind is not None and script is not None:
-            check_script_metrics(resource_type.job_kind, script)
+        if resource_type.job_family is not None and script is not None:
+            check_script_metrics(resource_type.job_family, script)
         stored = resource_type.checked_definition(definition, self.account_id, region, name)
         with self._lock:
             if self._resources.find(resource_type, region, name) is not None:
@@ -336,11 +337,13 @@ __all__ = [
     "ApiCall",
     "EntityResolutionEmulator",
     "Fault",
-    "FaultKind",
-    "JobKind",
+    "FaultType",
+    "JobFamily",
     "JobScript",
     "JobSnapshot",
     "RecordedRequest",
     "Reply",
     "ServiceError",
 ]
+
+__getattr__ = serve_old_names(__name__, {"FaultKind": "FaultType", "JobKind": "JobFamily"}, globals())

@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_entityresolution.emulator.resource_types import RESOURCE_OPERATIONS, ResourceType, ResourceVerb
-from airflow_entityresolution.jobs import JOB_KINDS, JobKind, Verb
+from airflow_entityresolution.jobs import JOB_FAMILIES, JobFamily, Verb
 from airflow_entityresolution.validation import ID_MAPPING_WORKFLOW_ARN, ID_NAMESPACE_ARN
 
 DEFAULT_REGION = "us-east-1"
 
-KIND_BY_COLLECTION: Mapping[str, JobKind] = {kind.collection: kind for kind in JOB_KINDS}
+FAMILY_BY_COLLECTION: Mapping[str, JobFamily] = {family.collection: family for family in JOB_FAMILIES}
 OPERATIONS: frozenset[str] = (
-    frozenset(kind.operation(verb) for kind in JOB_KINDS for verb in Verb) | RESOURCE_OPERATIONS
+    frozenset(family.operation(verb) for family in JOB_FAMILIES for verb in Verb) | RESOURCE_OPERATIONS
 )
 
 
@@ -26,7 +26,7 @@ class ApiCall:
     :param path: the raw request path, as sent.
     :param region: the region of the request's SigV4 credential scope.
     :param access_key_id: the access key ID the request was signed with, if it was signed.
-    :param kind: the job kind its path addresses; ``None`` unless it is a job call.
+    :param family: the job family its path addresses; ``None`` unless it is a job call.
     :param verb: the job call it makes; ``None`` unless it is a job call.
     :param workflow_name: the percent-decoded ``workflowName`` (or ``idNamespaceName``) path
         segment; for a Create, the name its body carries.
@@ -42,7 +42,7 @@ class ApiCall:
     path: str
     region: str = DEFAULT_REGION
     access_key_id: str | None = None
-    kind: JobKind | None = None
+    family: JobFamily | None = None
     verb: Verb | None = None
     workflow_name: str | None = None
     job_id: str | None = None
@@ -56,9 +56,9 @@ class ApiCall:
         """The operation name, e.g. ``StartMatchingJob``; ``None`` for an unknown path."""
         if self.resource is not None and self.resource_verb is not None:
             return self.resource.operation(self.resource_verb)
-        if self.kind is None or self.verb is None:
+        if self.family is None or self.verb is None:
             return None
-        return self.kind.operation(self.verb)
+        return self.family.operation(self.verb)
 
 
 def workflow_name_of(reference: str | None) -> str | None:

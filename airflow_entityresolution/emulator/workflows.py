@@ -33,7 +33,7 @@ class Resource:
     """
     One workflow or ID namespace, as its Create request or declaration defined it.
 
-    :param type: what kind of resource it is.
+    :param type: what type of resource it is.
     :param name: its name.
     :param region: the region it lives in.
     :param arn: its ARN.

@@ -1,5 +1,5 @@
 """
-The fixtures the emulator's tests share: a served emulator, its clients, and one kind or type at a time.
+The fixtures the emulator's tests share: a served emulator, its clients, and one family or type at a time.
 
 The ``entity_resolution_emulator`` fixture comes from the package's pytest plugin, which the
 suite's top-level ``conftest.py`` loads as users do.
@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from emulator_clients import NO_RETRIES, client_of
-from job_clients import Kind, kinds
-from resource_clients import ResourceCalls, resource_calls
 
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator
+from emulator.emulator_clients import NO_RETRIES, client_of
+from emulator.job_clients import Family, families
+from emulator.resource_clients import ResourceCalls, resource_calls
 
 
 @pytest.fixture
@@ -50,8 +50,8 @@ def served() -> Iterator[Callable[..., EntityResolutionEmulator]]:
 
 
 @pytest.fixture(params=["id_mapping", "matching"])
-def kind(request: pytest.FixtureRequest, emulator: EntityResolutionEmulator, client: Any) -> Kind:
-    return kinds(emulator, client)[request.param]
+def family(request: pytest.FixtureRequest, emulator: EntityResolutionEmulator, client: Any) -> Family:
+    return families(emulator, client)[request.param]
 
 
 @pytest.fixture(params=["id_mapping_workflow", "matching_workflow", "id_namespace"])

@@ -16,21 +16,21 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from airflow_entityresolution.emulator import EntityResolutionEmulator, FaultKind
+from airflow_entityresolution.emulator import EntityResolutionEmulator, FaultType
 
 REGION = "us-east-1"
 # The account an emulator belongs to unless it is told another.
 ACCOUNT = "123456789012"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 SERVICE_MODEL = botocore.session.get_session().get_service_model("entityresolution")
-# The fault kind that makes the emulator answer each of the model's errors, ValidationException aside.
-ERROR_FAULT_KINDS = {
-    "ThrottlingException": FaultKind.THROTTLE,
-    "InternalServerException": FaultKind.SERVER_ERROR,
-    "AccessDeniedException": FaultKind.ACCESS_DENIED,
-    "ResourceNotFoundException": FaultKind.NOT_FOUND,
-    "ConflictException": FaultKind.CONFLICT,
-    "ExceedsLimitException": FaultKind.EXCEEDS_LIMIT,
+# The fault family that makes the emulator answer each of the model's errors, ValidationException aside.
+ERROR_FAULT_TYPES = {
+    "ThrottlingException": FaultType.THROTTLE,
+    "InternalServerException": FaultType.SERVER_ERROR,
+    "AccessDeniedException": FaultType.ACCESS_DENIED,
+    "ResourceNotFoundException": FaultType.NOT_FOUND,
+    "ConflictException": FaultType.CONFLICT,
+    "ExceedsLimitException": FaultType.EXCEEDS_LIMIT,
 }
 
 

@@ -1,4 +1,4 @@
-"""Each job kind's client calls and declaration, so one test covers both kinds; the job tests' data."""
+"""Each job family's client calls and declaration, so one test covers both families; the job tests' data."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ EMULATED_OPERATIONS = (
 
 
 @dataclass(frozen=True)
-class Kind:
-    """The client calls and declarations of one job kind, so one test covers both kinds."""
+class Family:
+    """The client calls and declarations of one job family, so one test covers both families."""
 
     label: str
     metrics: dict[str, int]
@@ -40,9 +40,9 @@ class Kind:
     list_operation: str
 
 
-def kinds(emulator: EntityResolutionEmulator, client: Any) -> dict[str, Kind]:
+def families(emulator: EntityResolutionEmulator, client: Any) -> dict[str, Family]:
     return {
-        "id_mapping": Kind(
+        "id_mapping": Family(
             "IdMapping",
             ID_MAPPING_METRICS,
             emulator.add_id_mapping_workflow,
@@ -51,7 +51,7 @@ def kinds(emulator: EntityResolutionEmulator, client: Any) -> dict[str, Kind]:
             client.list_id_mapping_jobs,
             "list_id_mapping_jobs",
         ),
-        "matching": Kind(
+        "matching": Family(
             "Matching",
             MATCHING_METRICS,
             emulator.add_matching_workflow,

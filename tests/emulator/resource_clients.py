@@ -8,10 +8,10 @@ from typing import Any
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from emulator_clients import ACCOUNT, REGION, SERVICE_MODEL
-from resource_definitions import ID_MAPPING_DEFINITION, ID_NAMESPACE_DEFINITION, MATCHING_DEFINITION
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator
+from emulator.emulator_clients import ACCOUNT, REGION, SERVICE_MODEL
+from emulator.resource_definitions import ID_MAPPING_DEFINITION, ID_NAMESPACE_DEFINITION, MATCHING_DEFINITION
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator_clients import ACCOUNT, REGION
+from emulator.emulator_clients import ACCOUNT, REGION
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/entity-resolution-workflows"
 KMS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -15,7 +15,7 @@ def glue_table(table: str) -> str:
     return f"arn:aws:glue:{REGION}:{ACCOUNT}:table/crm/{table}"
 
 
-# One definition of each type, with every kind of member, that every profile's botocore can send.
+# One definition of each type, with every family of member, that every profile's botocore can send.
 ID_MAPPING_DEFINITION: dict[str, Any] = {
     "description": "Customers to the loyalty programme's IDs",
     "inputSourceConfig": [

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emulator_clients import ACCOUNT, REGION, make_client
-from resource_clients import ResourceCalls
-from resource_definitions import ID_MAPPING_DEFINITION, MATCHING_DEFINITION
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript
+from emulator.emulator_clients import ACCOUNT, REGION, make_client
+from emulator.resource_clients import ResourceCalls
+from emulator.resource_definitions import ID_MAPPING_DEFINITION, MATCHING_DEFINITION
 
 
 def test_declared_definition_is_echoed(resource: ResourceCalls, client: Any) -> None:
@@ -109,6 +109,6 @@ def test_declarations_are_checked(emulator: EntityResolutionEmulator) -> None:
         JobScript(status="RUNNING")  # type: ignore[arg-type]
     emulator.add_id_mapping_workflow("shared")
     emulator.add_matching_workflow("shared")
-    with pytest.raises(ValueError, match="kind="):
+    with pytest.raises(ValueError, match="family="):
         emulator.script_next_jobs("shared", JobScript())
-    emulator.script_next_jobs("shared", JobScript(), kind="matching")
+    emulator.script_next_jobs("shared", JobScript(), family="matching")

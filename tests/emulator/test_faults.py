@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
-from emulator_clients import NO_RETRIES, error_of, make_client
-from resource_clients import code_of
-from shape_check import record_raw_responses
 
-from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultKind, JobScript
+from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultType, JobScript
+from emulator.emulator_clients import NO_RETRIES, error_of, make_client
+from emulator.resource_clients import code_of
+from emulator.shape_check import record_raw_responses
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, F
             402,
         ),
     ],
-    ids=lambda value: value.kind.value if isinstance(value, Fault) else None,
+    ids=lambda value: value.type.value if isinstance(value, Fault) else None,
 )
 def test_error_fault_becomes_a_client_error_once(
     emulator: EntityResolutionEmulator, client: Any, fault: Fault, code: str, status: int
@@ -229,11 +229,11 @@ def test_faults_hit_workflow_and_namespace_calls(emulator: EntityResolutionEmula
     namespaces = client.list_id_namespaces()["idNamespaceSummaries"]
     assert [summary["idNamespaceName"] for summary in namespaces] == ["loyalty", "crm"]
     assert client.get_matching_workflow(workflowName="people")["workflowName"] == "people"
-    assert [request.fault.kind for request in emulator.requests if request.fault] == [
-        FaultKind.ACCESS_DENIED,
-        FaultKind.THROTTLE,
-        FaultKind.EXCEEDS_LIMIT,
-        FaultKind.CONFLICT,
+    assert [request.fault.type for request in emulator.requests if request.fault] == [
+        FaultType.ACCESS_DENIED,
+        FaultType.THROTTLE,
+        FaultType.EXCEEDS_LIMIT,
+        FaultType.CONFLICT,
     ]
 
 

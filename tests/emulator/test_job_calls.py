@@ -1,4 +1,4 @@
-"""Each job operation of both kinds over HTTP: start, get, list, how a call names its workflow, paging."""
+"""Each job operation of both families over HTTP: start, get, list, how a call names its workflow, paging."""
 
 from __future__ import annotations
 
@@ -7,29 +7,29 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from emulator_clients import ACCOUNT, NO_RETRIES, REGION, error_of, make_client
-from job_clients import OUTPUT_SOURCE, Kind
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript
+from emulator.emulator_clients import ACCOUNT, NO_RETRIES, REGION, error_of, make_client
+from emulator.job_clients import OUTPUT_SOURCE, Family
 
 
-def test_start_get_and_list_a_job(kind: Kind, emulator: EntityResolutionEmulator) -> None:
-    kind.declare("orders", JobScript.succeeded(kind.metrics, running_seconds=0.0))
+def test_start_get_and_list_a_job(family: Family, emulator: EntityResolutionEmulator) -> None:
+    family.declare("orders", JobScript.succeeded(family.metrics, running_seconds=0.0))
 
-    job_id = kind.start(workflowName="orders")["jobId"]
-    job = kind.get(workflowName="orders", jobId=job_id)
-    listed = kind.list(workflowName="orders")
+    job_id = family.start(workflowName="orders")["jobId"]
+    job = family.get(workflowName="orders", jobId=job_id)
+    listed = family.list(workflowName="orders")
 
     assert re.fullmatch("[0-9a-f]{32}", job_id)
     assert job["jobId"] == job_id and job["status"] == "SUCCEEDED"
-    assert job["metrics"] == kind.metrics
+    assert job["metrics"] == family.metrics
     assert job["endTime"] >= job["startTime"]
     assert [(summary["jobId"], summary["status"]) for summary in listed["jobs"]] == [(job_id, "SUCCEEDED")]
     assert "nextToken" not in listed
     assert [request.operation for request in emulator.requests] == [
-        f"Start{kind.label}Job",
-        f"Get{kind.label}Job",
-        f"List{kind.label}Jobs",
+        f"Start{family.label}Job",
+        f"Get{family.label}Job",
+        f"List{family.label}Jobs",
     ]
 
 
@@ -134,17 +134,17 @@ def test_region_comes_from_the_signature(emulator: EntityResolutionEmulator) -> 
     assert emulator.jobs("customers")[0].region == "eu-west-1"
 
 
-def test_list_pages_newest_first(kind: Kind, client: Any) -> None:
-    kind.declare("orders", JobScript(running_seconds=0.0))
-    started = [kind.start(workflowName="orders")["jobId"] for _ in range(27)]
+def test_list_pages_newest_first(family: Family, client: Any) -> None:
+    family.declare("orders", JobScript(running_seconds=0.0))
+    started = [family.start(workflowName="orders")["jobId"] for _ in range(27)]
 
-    first = kind.list(workflowName="orders", maxResults=10)
-    second = kind.list(workflowName="orders", maxResults=10, nextToken=first["nextToken"])
-    last = kind.list(workflowName="orders", maxResults=10, nextToken=second["nextToken"])
-    default_page = kind.list(workflowName="orders")
+    first = family.list(workflowName="orders", maxResults=10)
+    second = family.list(workflowName="orders", maxResults=10, nextToken=first["nextToken"])
+    last = family.list(workflowName="orders", maxResults=10, nextToken=second["nextToken"])
+    default_page = family.list(workflowName="orders")
     paginated = [
         summary["jobId"]
-        for page in client.get_paginator(kind.list_operation).paginate(
+        for page in client.get_paginator(family.list_operation).paginate(
             workflowName="orders", PaginationConfig={"PageSize": 4}
         )
         for summary in page["jobs"]
@@ -157,10 +157,10 @@ def test_list_pages_newest_first(kind: Kind, client: Any) -> None:
     assert paginated == newest_first
 
 
-def test_unknown_next_token_is_a_validation_error(kind: Kind) -> None:
-    kind.declare("orders")
+def test_unknown_next_token_is_a_validation_error(family: Family) -> None:
+    family.declare("orders")
 
-    error = error_of(kind.list, workflowName="orders", nextToken="not-a-token")
+    error = error_of(family.list, workflowName="orders", nextToken="not-a-token")
 
     assert error.response["Error"]["Code"] == "ValidationException"
     assert "nextToken" in error.response["Error"]["Message"]

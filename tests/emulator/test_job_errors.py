@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from emulator_clients import NO_RETRIES, error_of, make_client, signed_request
-from job_clients import MISSING_JOB_ID, OUTPUT_SOURCE, Kind
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript
+from emulator.emulator_clients import NO_RETRIES, error_of, make_client, signed_request
+from emulator.job_clients import MISSING_JOB_ID, OUTPUT_SOURCE, Family
 
 
-def test_unknown_workflow_and_job_are_not_found(kind: Kind) -> None:
-    kind.declare("orders")
+def test_unknown_workflow_and_job_are_not_found(family: Family) -> None:
+    family.declare("orders")
 
-    missing_workflow = error_of(kind.start, workflowName="nowhere")
-    missing_job = error_of(kind.get, workflowName="orders", jobId=MISSING_JOB_ID)
-    missing_list = error_of(kind.list, workflowName="nowhere")
+    missing_workflow = error_of(family.start, workflowName="nowhere")
+    missing_job = error_of(family.get, workflowName="orders", jobId=MISSING_JOB_ID)
+    missing_list = error_of(family.list, workflowName="nowhere")
 
     for error in (missing_workflow, missing_job, missing_list):
         assert error.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -1,4 +1,4 @@
-"""Jobs over the clock: scripted outcomes, jobs ended by hand, and the one-job-per-kind quota."""
+"""Jobs over the clock: scripted outcomes, jobs ended by hand, and the one-job-per-family quota."""
 
 from __future__ import annotations
 
@@ -7,42 +7,42 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from emulator_clients import error_of, make_client
-from job_clients import Kind, sleep_until
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript
+from emulator.emulator_clients import error_of, make_client
+from emulator.job_clients import Family, sleep_until
 
 
-def test_job_goes_queued_then_running_then_succeeded(kind: Kind) -> None:
-    kind.declare("orders", JobScript.succeeded(kind.metrics, queued_seconds=0.4, running_seconds=0.4))
+def test_job_goes_queued_then_running_then_succeeded(family: Family) -> None:
+    family.declare("orders", JobScript.succeeded(family.metrics, queued_seconds=0.4, running_seconds=0.4))
     started_at = time.monotonic()
-    job_id = kind.start(workflowName="orders")["jobId"]
+    job_id = family.start(workflowName="orders")["jobId"]
 
-    queued = kind.get(workflowName="orders", jobId=job_id)
+    queued = family.get(workflowName="orders", jobId=job_id)
     sleep_until(started_at + 0.6)
-    running = kind.get(workflowName="orders", jobId=job_id)
+    running = family.get(workflowName="orders", jobId=job_id)
     sleep_until(started_at + 1.0)
-    succeeded = kind.get(workflowName="orders", jobId=job_id)
+    succeeded = family.get(workflowName="orders", jobId=job_id)
 
     assert queued["status"] == "QUEUED"
     assert "metrics" not in queued and "endTime" not in queued
     assert running["status"] == "RUNNING"
-    assert running["metrics"] == {"inputRecords": kind.metrics["inputRecords"]}
+    assert running["metrics"] == {"inputRecords": family.metrics["inputRecords"]}
     assert "endTime" not in running
     assert succeeded["status"] == "SUCCEEDED"
-    assert succeeded["metrics"] == kind.metrics
+    assert succeeded["metrics"] == family.metrics
     assert "errorDetails" not in succeeded
     duration = (succeeded["endTime"] - succeeded["startTime"]).total_seconds()
     assert duration == pytest.approx(0.8, abs=0.01)
 
 
-def test_failed_job_carries_error_details(kind: Kind) -> None:
-    kind.declare("orders", JobScript.failed("Input table not found", running_seconds=0.2))
-    job_id = kind.start(workflowName="orders")["jobId"]
+def test_failed_job_carries_error_details(family: Family) -> None:
+    family.declare("orders", JobScript.failed("Input table not found", running_seconds=0.2))
+    job_id = family.start(workflowName="orders")["jobId"]
 
-    running = kind.get(workflowName="orders", jobId=job_id)
+    running = family.get(workflowName="orders", jobId=job_id)
     time.sleep(0.3)
-    failed = kind.get(workflowName="orders", jobId=job_id)
+    failed = family.get(workflowName="orders", jobId=job_id)
 
     assert running["status"] == "RUNNING" and "errorDetails" not in running
     assert failed["status"] == "FAILED"
@@ -88,7 +88,7 @@ def test_scripted_jobs_are_consumed_in_order_then_the_default_applies(
     assert [snapshot.status for snapshot in emulator.jobs("people")] == ["FAILED", "FAILED", "SUCCEEDED"]
 
 
-def test_second_job_of_a_kind_is_rejected_while_one_runs(
+def test_second_job_of_a_family_is_rejected_while_one_runs(
     emulator: EntityResolutionEmulator, client: Any
 ) -> None:
     emulator.add_id_mapping_workflow("customers", JobScript.never_finishing())

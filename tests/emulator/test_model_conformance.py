@@ -12,8 +12,13 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from emulator_clients import ERROR_FAULT_KINDS, NO_RETRIES, SERVICE_MODEL, error_of, make_client
-from job_clients import (
+from packaging.version import Version
+
+from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultType, JobScript
+from airflow_entityresolution.emulator.workflows import RESOURCE_TYPES, ResourceVerb
+from airflow_entityresolution.jobs import JOB_FAMILIES
+from emulator.emulator_clients import ERROR_FAULT_TYPES, NO_RETRIES, SERVICE_MODEL, error_of, make_client
+from emulator.job_clients import (
     EMULATED_OPERATIONS,
     ID_MAPPING_METRICS,
     KMS_ARN,
@@ -21,20 +26,15 @@ from job_clients import (
     MISSING_JOB_ID,
     OUTPUT_SOURCE,
 )
-from packaging.version import Version
-from resource_clients import ResourceCalls, resource_calls
-from shape_check import (
+from emulator.resource_clients import ResourceCalls, resource_calls
+from emulator.shape_check import (
     assert_matches_shape,
     assert_response_matches_model,
     error_code_of,
     record_raw_responses,
 )
 
-from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, FaultKind, JobScript
-from airflow_entityresolution.emulator.workflows import RESOURCE_TYPES, ResourceVerb
-from airflow_entityresolution.jobs import JOB_KINDS
-
-FAULT_KINDS = {**ERROR_FAULT_KINDS, "ValidationException": FaultKind.VALIDATION}
+FAULT_TYPES = {**ERROR_FAULT_TYPES, "ValidationException": FaultType.VALIDATION}
 
 
 @pytest.mark.usefixtures("botocore_with_job_type")
@@ -86,10 +86,10 @@ def test_every_response_body_matches_the_service_model(
     for attempt in natural_errors:
         with pytest.raises(ClientError):
             attempt()
-    for error_code, fault_kind in ERROR_FAULT_KINDS.items():
+    for error_code, fault_type in ERROR_FAULT_TYPES.items():
         for operation in EMULATED_OPERATIONS:
             if error_code in _error_codes(operation):
-                emulator.inject(Fault(fault_kind, operation=operation, quota_name="Jobs", quota_value=1))
+                emulator.inject(Fault(fault_type, operation=operation, quota_name="Jobs", quota_value=1))
                 with pytest.raises(ClientError):
                     _call_for(client, operation, id_mapping_ids["running"], matching_ids["running"])()
 
@@ -138,11 +138,11 @@ def _call_for(client: Any, operation: str, id_mapping_job: str, matching_job: st
 
 def test_emulated_metrics_are_the_model_members() -> None:
     """Every member this botocore knows; from 1.42.61, whose model has the service's full set, no other."""
-    for kind in JOB_KINDS:
-        shape = SERVICE_MODEL.operation_model(kind.get_operation).output_shape.members["metrics"]
-        assert set(shape.members) <= kind.metric_names
+    for family in JOB_FAMILIES:
+        shape = SERVICE_MODEL.operation_model(family.get_operation).output_shape.members["metrics"]
+        assert set(shape.members) <= family.metric_names
         if Version(botocore.__version__) >= Version("1.42.61"):
-            assert kind.metric_names == set(shape.members)
+            assert family.metric_names == set(shape.members)
 
 
 def test_shape_check_catches_off_model_bodies() -> None:
@@ -194,7 +194,7 @@ def test_every_workflow_and_namespace_answer_matches_the_service_model(
             for error_code in _error_codes(calls.operation(verb)):
                 emulator.inject(
                     Fault(
-                        FAULT_KINDS[error_code],
+                        FAULT_TYPES[error_code],
                         operation=calls.operation(verb),
                         quota_name="Workflows",
                         quota_value=1,

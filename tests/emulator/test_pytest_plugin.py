@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-from emulator_clients import REGION
-from resource_definitions import MATCHING_DEFINITION, SCENARIO
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator
+from emulator.emulator_clients import REGION
+from emulator.resource_definitions import MATCHING_DEFINITION, SCENARIO
 
 
 def test_fixture_points_airflow_and_boto3_at_the_emulator(emulator: EntityResolutionEmulator) -> None:

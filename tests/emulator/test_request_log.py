@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from emulator_clients import REGION, make_client
-from resource_definitions import MATCHING_DEFINITION
-
 from airflow_entityresolution.emulator import EntityResolutionEmulator, Fault, JobScript
+from emulator.emulator_clients import REGION, make_client
+from emulator.resource_definitions import MATCHING_DEFINITION
 
 
 def test_request_log_counts_and_reset(emulator: EntityResolutionEmulator, client: Any) -> None:

@@ -8,11 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from emulator_clients import ACCOUNT, SERVICE_MODEL, error_of, make_client, signed_request
-from resource_clients import ResourceCalls, code_of, resource_calls
-from resource_definitions import ID_NAMESPACE_DEFINITION, MATCHING_DEFINITION
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator
+from emulator.emulator_clients import ACCOUNT, SERVICE_MODEL, error_of, make_client, signed_request
+from emulator.resource_clients import ResourceCalls, code_of, resource_calls
+from emulator.resource_definitions import ID_NAMESPACE_DEFINITION, MATCHING_DEFINITION
 
 
 def test_create_get_list_and_delete(resource: ResourceCalls, client: Any) -> None:

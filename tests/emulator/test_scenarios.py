@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_clients import make_client
-from resource_definitions import ID_MAPPING_DEFINITION, MATCHING_DEFINITION, ROLE, SCENARIO
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator
+from emulator.emulator_clients import make_client
+from emulator.resource_definitions import ID_MAPPING_DEFINITION, MATCHING_DEFINITION, ROLE, SCENARIO
 
 
 def test_scenario_file_declares_definitions_and_id_namespaces(tmp_path: Path) -> None:

@@ -20,10 +20,10 @@ import aiobotocore.session
 import pytest
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError, ConnectionClosedError
-from emulator_clients import REGION, make_client
-from job_clients import MISSING_JOB_ID
 
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
+from emulator.emulator_clients import REGION, make_client
+from emulator.job_clients import MISSING_JOB_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from emulator_clients import make_client
-from resource_clients import code_of
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator
+from emulator.emulator_clients import make_client
+from emulator.resource_clients import code_of
 
 
 def test_rate_limit_throttles_a_burst(served: Callable[..., EntityResolutionEmulator]) -> None:

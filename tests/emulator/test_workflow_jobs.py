@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 import pytest
-from emulator_clients import error_of
-from resource_clients import ResourceCalls, code_of, get_job, start_job
-from resource_definitions import ROLE
 
 from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript
+from emulator.emulator_clients import error_of
+from emulator.resource_clients import ResourceCalls, code_of, get_job, start_job
+from emulator.resource_definitions import ROLE
 
 
 def test_workflow_created_over_http_takes_scripts_then_runs_the_default_one(

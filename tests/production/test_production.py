@@ -62,7 +62,7 @@ class JobTaskSpec:
     error_message: str | None = None
 
     @property
-    def kind(self) -> str:
+    def family(self) -> str:
         return self.task_id.split("_", 1)[0]
 
     @property
@@ -81,7 +81,7 @@ class JobTaskSpec:
     def operator_source(self, **arguments: object) -> str:
         options = "".join(f", {name}={value!r}" for name, value in arguments.items())
         return (
-            f"{OPERATOR[self.kind]}(task_id={self.task_id!r}, workflow_name={self.workflow_name!r}, "
+            f"{OPERATOR[self.family]}(task_id={self.task_id!r}, workflow_name={self.workflow_name!r}, "
             f"deferrable=True, waiter_delay={WAITER_DELAY}{options})\n"
         )
 
@@ -118,13 +118,13 @@ def dag_source(dag_id: str, body: str, **dag_arguments: object) -> str:
 FAILOVER_DAG = "prod_triggerer_failover"
 FAILOVER_TASKS = tuple(
     JobTaskSpec(
-        f"{kind}_{index:02d}",
-        f"prod-failover-{kind}-{index:02d}",
-        f"PROD-{kind}-{index:02d}: input table customers has no column named email_address"
+        f"{family}_{index:02d}",
+        f"prod-failover-{family}-{index:02d}",
+        f"PROD-{family}-{index:02d}: input table customers has no column named email_address"
         if index % 5 == 4
         else None,
     )
-    for kind in ("map", "match")
+    for family in ("map", "match")
     for index in range(25)
 )
 
@@ -133,11 +133,11 @@ FAILOVER_TASKS = tuple(
 SENSOR_DAG = "prod_sensors_from_triggerer"
 SENSOR_TASKS = tuple(
     JobTaskSpec(
-        f"{kind}_{index}",
-        f"prod-sensor-{kind}-{index}",
-        f"PROD-sensor-{kind}-{index}: output bucket is not writable" if index == 4 else None,
+        f"{family}_{index}",
+        f"prod-sensor-{family}-{index}",
+        f"PROD-sensor-{family}-{index}: output bucket is not writable" if index == 4 else None,
     )
-    for kind in ("map", "match")
+    for family in ("map", "match")
     for index in range(5)
 )
 SENSOR = {
@@ -149,7 +149,7 @@ SENSOR = {
 def sensor_source(spec: JobTaskSpec) -> str:
     job_id = "{{ params.jobs." + spec.task_id + " }}"
     return (
-        f"{SENSOR[spec.kind]}(task_id={spec.task_id!r}, workflow_name={spec.workflow_name!r}, "
+        f"{SENSOR[spec.family]}(task_id={spec.task_id!r}, workflow_name={spec.workflow_name!r}, "
         f"job_id={job_id!r}, start_from_trigger=True, poke_interval={WAITER_DELAY}, timeout=1800)\n"
     )
 
@@ -181,13 +181,13 @@ def db_restart_dag(case: str) -> str:
 def db_restart_tasks(case: str) -> tuple[JobTaskSpec, ...]:
     return tuple(
         JobTaskSpec(
-            f"{kind}_{index:02d}",
-            f"prod-db-{case}-{kind}-{index:02d}",
-            f"PROD-db-{case}-{kind}-{index:02d}: role cannot read the input bucket"
+            f"{family}_{index:02d}",
+            f"prod-db-{case}-{family}-{index:02d}",
+            f"PROD-db-{case}-{family}-{index:02d}: role cannot read the input bucket"
             if index % 5 == 4
             else None,
         )
-        for kind in ("map", "match")
+        for family in ("map", "match")
         for index in range(10)
     )
 
@@ -331,14 +331,14 @@ class Failover:
 def declare(emulator: Any, specs: Iterable[JobTaskSpec]) -> None:
     """Declare each spec's workflow, with its script, in the emulator's process."""
     for spec in specs:
-        if spec.kind == "map":
+        if spec.family == "map":
             emulator.add_id_mapping_workflow(spec.workflow_name, spec.script())
         else:
             emulator.add_matching_workflow(spec.workflow_name, spec.script())
 
 
 def polls(emulator: Any, spec: JobTaskSpec) -> int:
-    return emulator.count(GET_OPERATION[spec.kind], spec.workflow_name)
+    return emulator.count(GET_OPERATION[spec.family], spec.workflow_name)
 
 
 def kill_the_busier_triggerer(
@@ -455,7 +455,7 @@ def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
     states = {task_id: row[0] for task_id, row in rows.items()}
     assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
     assert {row[1] for row in rows.values()} == {1}, "every task ended in its first try"
-    starts = {t: emulator.count(START_OPERATION[s.kind], s.workflow_name) for t, s in specs.items()}
+    starts = {t: emulator.count(START_OPERATION[s.family], s.workflow_name) for t, s in specs.items()}
     assert starts == dict.fromkeys(specs, 1), "one start per task, however the triggerer died"
     for spec in FAILOVER_TASKS:
         [job] = emulator.jobs(spec.workflow_name)
@@ -468,8 +468,8 @@ def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
     record(
         request,
         tasks=len(specs),
-        id_mapping=sum(1 for s in FAILOVER_TASKS if s.kind == "map"),
-        matching=sum(1 for s in FAILOVER_TASKS if s.kind == "match"),
+        id_mapping=sum(1 for s in FAILOVER_TASKS if s.family == "map"),
+        matching=sum(1 for s in FAILOVER_TASKS if s.family == "match"),
         failed_jobs=sum(1 for s in FAILOVER_TASKS if s.error_message),
         triggers_per_triggerer=failover.share,
         orphaned_triggers=len(failover.orphans),
@@ -490,7 +490,7 @@ def start_job_outside_airflow(topology: Production, spec: JobTaskSpec) -> str:
         aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
     )
-    if spec.kind == "map":
+    if spec.family == "map":
         return client.start_id_mapping_job(workflowName=spec.workflow_name)["jobId"]
     return client.start_matching_job(workflowName=spec.workflow_name)["jobId"]
 
@@ -544,7 +544,7 @@ def test_sensors_started_in_the_triggerer_survive_a_triggerer_sigkill_without_a_
     for spec in SENSOR_TASKS:
         if spec.error_message:
             assert spec.error_message in stack.task_log(SENSOR_DAG, run_id, spec.task_id)
-    starts = sum(emulator.count(START_OPERATION[s.kind], s.workflow_name) for s in SENSOR_TASKS)
+    starts = sum(emulator.count(START_OPERATION[s.family], s.workflow_name) for s in SENSOR_TASKS)
     assert starts == len(SENSOR_TASKS), "only the jobs the test started: a sensor starts nothing"
     topology.restart_triggerer(failover.victim)
     record(
@@ -707,7 +707,7 @@ def test_metadata_db_restart_every_deferred_task_still_ends_with_its_jobs_outcom
     states = {task_id: row[0] for task_id, row in rows.items()}
     assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
     assert {row[1] for row in rows.values()} == {1}, "every task ended in its first try"
-    starts = {t: emulator.count(START_OPERATION[s.kind], s.workflow_name) for t, s in specs.items()}
+    starts = {t: emulator.count(START_OPERATION[s.family], s.workflow_name) for t, s in specs.items()}
     assert starts == dict.fromkeys(specs, 1), "no start repeated across the DB restart"
     for spec in tasks:
         if spec.error_message:

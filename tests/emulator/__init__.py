@@ -1,0 +1,1 @@
+"""The emulator's own tests, split as the emulator is, one module per concern."""
