@@ -31,13 +31,14 @@ $(WHEEL): $(SOURCES) | $(UV)
 	$(UV) build --quiet --wheel --out-dir dist
 
 # A profile's virtualenv: its Python (or the nearest this machine has), the wheel with the
-# emulator and the test tools, and what the profile alone requires, every version from its lock.
+# profile's extras (the emulator and the test tools; the documentation's tools in the newest), and
+# what the profile alone requires, every version from its lock.
 # Bytecode is compiled at install, as pip and the official images do, so no process compiles
 # Airflow's sources again.
 .venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev,openlineage]" $$($(PYTHON) scripts/profiles.py requirements $*)
+		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*)
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed
