@@ -11,7 +11,7 @@ its platform pins, and everything else as PyPI stood on one date. Each has a rec
     python scripts/profiles.py lock [NAME ...]  # re-resolve the locks (all by default)
     python scripts/profiles.py python NAME      # the interpreter a profile's virtualenv uses
     python scripts/profiles.py requirements NAME  # pip's arguments for the profile's own requirements
-    python scripts/profiles.py extras NAME      # the package's extras the profile installs, as pip spells them
+    python scripts/profiles.py extras NAME      # the package's extras the profile installs, for pip
 
 Only the standard library: it runs before any virtualenv exists.
 """
@@ -43,7 +43,7 @@ class Profile:
     :param pins: what the platform pins: Airflow and the providers it ships.
     :param lowest_direct: resolve every direct dependency to the lowest version ``pyproject.toml``
         allows (the floor), instead of the highest.
-    :param about: what the profile stands for, as the README's version table names it.
+    :param about: what the profile stands for, as the documentation's profile table names it.
     :param requirements: a requirements file (from the repository's root) locked with the project, for
         what only the profile's own tier needs; it stays out of ``pyproject.toml``, whose minimums are
         the floor profile's.
