@@ -44,9 +44,9 @@ $(WHEEL): $(SOURCES) | $(UV)
 demo: .venvs/$(NEWEST)/.installed
 	$(BIN)/python scripts/demo.py
 
-# The static checks, then the whole suite in every profile, newest first; `make -k test` runs
-# every profile even after one fails.
-test: lint $(addprefix test-,$(PROFILES))
+# The static checks and the documentation, then the whole suite in every profile, newest first;
+# `make -k test` runs every profile even after one fails.
+test: lint docs $(addprefix test-,$(PROFILES))
 
 # -rs: the summary names what this profile's Airflow skips, and why. PYTHONSAFEPATH: the suite,
 # and every Python it starts, imports the installed wheel, never the working copy's sources.
@@ -64,8 +64,13 @@ test-production: .venvs/production/.installed
 	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs --durations=0 tests/production
 
 lint: .venvs/$(NEWEST)/.installed
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
+	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks docs
 	$(BIN)/mypy
+
+# The Sphinx site, docs/_build/html: nitpicky (every cross-reference must resolve), and every
+# warning an error, so that a broken reference fails `make test`.
+docs: .venvs/$(NEWEST)/.installed
+	$(BIN)/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html
 
 # Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
 bench: .venvs/$(NEWEST)/.installed
@@ -76,4 +81,4 @@ lock: | $(UV)
 	$(PYTHON) scripts/profiles.py lock --uv $(UV)
 
 clean:
-	rm -rf .venvs dist .airflow .pytest_cache
+	rm -rf .venvs dist .airflow .pytest_cache docs/_build
