@@ -6,14 +6,29 @@ import asyncio
 from collections.abc import AsyncIterator, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from types_aiobotocore_entityresolution.client import (
         EntityResolutionClient as AsyncEntityResolutionClient,
     )
 
-    from airflow_entityresolution.hooks import EntityResolutionHook
+
+class ClientSource(Protocol):
+    """
+    What opens a shared client: :class:`~airflow_entityresolution.hooks.EntityResolutionHook` is one.
+
+    The hook leases its clients from here, so this module knows it only by this interface.
+    """
+
+    @property
+    def client_key(self) -> tuple[Hashable, ...]:
+        """What distinguishes the clients it opens: sources with equal keys share one."""
+        ...
+
+    async def get_async_conn(self) -> AbstractAsyncContextManager[AsyncEntityResolutionClient]:
+        """Open an aiobotocore client, as a context that closes it."""
+        ...
 
 
 @dataclass
@@ -36,7 +51,7 @@ class _SharedAsyncClients:
         self._leases: dict[Hashable, _Lease] = {}
 
     @asynccontextmanager
-    async def lease(self, hook: EntityResolutionHook) -> AsyncIterator[AsyncEntityResolutionClient]:
+    async def lease(self, hook: ClientSource) -> AsyncIterator[AsyncEntityResolutionClient]:
         key = (id(asyncio.get_running_loop()), *hook.client_key)
         lease = self._leases.get(key)
         if lease is None:
@@ -53,10 +68,8 @@ class _SharedAsyncClients:
                 await self._close(lease)
 
     @staticmethod
-    async def _open(lease: _Lease, hook: EntityResolutionHook) -> AsyncEntityResolutionClient:
-        # The Amazon provider leaves get_async_conn unannotated: it returns aiobotocore's client context.
-        context: AbstractAsyncContextManager[AsyncEntityResolutionClient]
-        context = await hook.get_async_conn()  # type: ignore[no-untyped-call]
+    async def _open(lease: _Lease, hook: ClientSource) -> AsyncEntityResolutionClient:
+        context = await hook.get_async_conn()
         client = await context.__aenter__()
         lease.context = context
         return client

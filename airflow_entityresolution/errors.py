@@ -20,8 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 if TYPE_CHECKING:
-    # jobs imports this module at run time; the type alone is needed here.
-    from airflow_entityresolution.jobs import JobSummary
+    from airflow_entityresolution.shapes import JobSummary
 
 
 class ErrorKind(enum.Enum):

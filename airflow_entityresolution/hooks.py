@@ -1,4 +1,4 @@
-"""The hook that talks to the Entity Resolution job API, blocking and asynchronously."""
+"""The hook: every request the provider sends to the Entity Resolution API, blocking and asynchronously."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
         StartMatchingJobOutputTypeDef,
     )
 
-    from airflow_entityresolution import clients, errors, jobs, validation
-    from airflow_entityresolution.jobs import JobKind, JobState, PollSchedule, TaskLog
+    from airflow_entityresolution import clients, errors, jobs, polling, validation
+    from airflow_entityresolution.jobs import JobKind, JobState, TaskLog
+    from airflow_entityresolution.polling import PollSchedule
     from airflow_entityresolution.shapes import (
         IdNamespaceDescription,
         JobDescription,
@@ -47,6 +48,7 @@ else:
     clients = LazyModule("airflow_entityresolution.clients")
     errors = LazyModule("airflow_entityresolution.errors")
     jobs = LazyModule("airflow_entityresolution.jobs")
+    polling = LazyModule("airflow_entityresolution.polling")
     validation = LazyModule("airflow_entityresolution.validation")
 
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "adaptive", "max_attempts": 10}
@@ -148,7 +150,7 @@ class EntityResolutionHook(AwsBaseHook):
         Raises :class:`~airflow_entityresolution.errors.EntityResolutionWaitTimeoutError`
         when ``waiter_max_attempts`` polls pass without a terminal status.
         """
-        schedule = jobs.PollSchedule(waiter_delay, waiter_max_attempts)
+        schedule = polling.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log
         state = None
         for delay in schedule:
@@ -394,9 +396,9 @@ class EntityResolutionHook(AwsBaseHook):
         10 minutes, not at every poll: each line a trigger logs wakes the triggerer's
         supervisor loop, which queries the metadata DB each time.
         """
-        schedule = jobs.PollSchedule(waiter_delay, waiter_max_attempts)
+        schedule = polling.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log
-        status_log = jobs.StatusLog(log)
+        status_log = polling.StatusLog(log)
         state = None
         async with self.shared_async_client() as client:
             for delay in schedule:

@@ -2,44 +2,25 @@
 What an Entity Resolution job status means, in one place.
 
 The hook, the trigger, the sensor and the operator all read a job through
-:class:`JobState` and carry it across process boundaries through
-:func:`event_from_state`, :func:`event_from_error` and :func:`state_from_event`.
-None of them keeps its own list of statuses.
-
-The typed dictionaries of the API's answers are defined in :mod:`airflow_entityresolution.shapes`
-and can be imported from here too.
+:class:`JobState`; none of them keeps its own list of statuses. How a wait polls a job is
+in :mod:`~airflow_entityresolution.polling`, how a state crosses from the triggerer to a
+worker in :mod:`~airflow_entityresolution.events`, and the typed dictionaries of the API's
+answers in :mod:`~airflow_entityresolution.shapes`.
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
-import math
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow_entityresolution import validation
-from airflow_entityresolution.errors import (
-    EntityResolutionError,
-    EntityResolutionJobFailedError,
-    EntityResolutionMetricsGateError,
-    EntityResolutionRequestError,
-    EntityResolutionWaitTimeoutError,
-    ErrorKind,
-)
+from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionMetricsGateError
 
 if TYPE_CHECKING:
-    # Re-exported for type checkers; at run time __getattr__ below serves them.
-    from airflow_entityresolution.shapes import ErrorDetails as ErrorDetails
-    from airflow_entityresolution.shapes import JobDescription as JobDescription
-    from airflow_entityresolution.shapes import JobEvent as JobEvent
-    from airflow_entityresolution.shapes import JobMetrics as JobMetrics
-    from airflow_entityresolution.shapes import JobSummary as JobSummary
-    from airflow_entityresolution.shapes import Outcome as Outcome
-    from airflow_entityresolution.shapes import OutputSource as OutputSource
+    from airflow_entityresolution.shapes import JobDescription, JobMetrics
 
 JOB_DESCRIPTION_XCOM_KEY = "job_description"
 """The XCom key of a job's final description (status, metrics, times, output), pushed by the operators."""
@@ -70,36 +51,6 @@ class TaskLog(Protocol):
     def info(self, msg: Any, /, *args: Any) -> object: ...
 
     def warning(self, msg: Any, /, *args: Any) -> object: ...
-
-
-UNCHANGED_STATUS_LOG_SECONDS = 600.0
-"""How often a wait in the triggerer logs a status that has not changed since it last logged it."""
-
-
-class StatusLog:
-    """
-    Log a job's state when its status changes, and an unchanged one at most every ``interval`` seconds.
-
-    For waits in the triggerer: there, each log line a trigger writes wakes the triggerer's
-    supervisor loop, which queries the metadata DB on every iteration, so a line per poll
-    costs far more than the poll. The first status and every change (the final one included)
-    are still logged, with their metrics.
-
-    :param log: where to log.
-    :param interval: seconds after which an unchanged status is logged again.
-    """
-
-    def __init__(self, log: TaskLog, interval: float = UNCHANGED_STATUS_LOG_SECONDS) -> None:
-        self.log = log
-        self.interval = interval
-        self._last: tuple[str | None, float] | None = None
-
-    def __call__(self, state: JobState) -> None:
-        now = time.monotonic()
-        if self._last is not None and self._last[0] == state.status and now - self._last[1] < self.interval:
-            return
-        state.log(self.log)
-        self._last = (state.status, now)
 
 
 class Verb(enum.StrEnum):
@@ -372,132 +323,3 @@ class MetricsGate:
             f"{not_processed} of {inputs} input records ({share:.2%}) were not processed, "
             f"more than max_records_not_processed={limit!r} ({limit:.2%} of inputRecords)"
         )
-
-
-class PollSchedule:
-    """
-    The delays between the polls of one wait, jittered so that many waits drift apart.
-
-    The first poll happens at once. The delay before the second is drawn from the
-    upper half of ``waiter_delay``, which spreads waits that started together (after
-    a triggerer restart, say); every later delay is drawn from its top tenth, so a
-    wait never polls later than configured.
-
-    A poll that the service did not answer, because throttling or an outage outlasted
-    botocore's retries, does not count as an attempt: see :meth:`missed`.
-
-    :param waiter_delay: seconds between polls.
-    :param waiter_max_attempts: the number of polls before the wait gives up.
-    """
-
-    def __init__(self, waiter_delay: float, waiter_max_attempts: int) -> None:
-        validation.check_waiter_settings(waiter_delay, waiter_max_attempts)
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        # Missed polls are free, so only the clock bounds a wait that the service keeps refusing.
-        self._deadline = time.monotonic() + waiter_delay * waiter_max_attempts
-
-    def missed(self, error: EntityResolutionRequestError, log: TaskLog) -> float:
-        """
-        Return the delay before polling again after ``error``, or re-raise it.
-
-        Transient errors are retried until the wait's nominal span
-        (``waiter_delay * waiter_max_attempts``) has passed; anything else fails at once.
-        """
-        if error.kind is not ErrorKind.TRANSIENT or time.monotonic() > self._deadline:
-            raise error
-        delay = self.waiter_delay * random.uniform(0.9, 1.0)
-        log.warning("%s. The poll is missed, not counted: polling again in %.1fs", error, delay)
-        return delay
-
-    def __iter__(self) -> Iterator[float]:
-        yield 0.0
-        for attempt in range(1, self.waiter_max_attempts):
-            low = 0.5 if attempt == 1 else 0.9
-            yield self.waiter_delay * random.uniform(low, 1.0)
-
-    @classmethod
-    def covering(cls, seconds: float, waiter_delay: float) -> PollSchedule:
-        """The schedule whose polls span at least ``seconds``, however the jitter falls."""
-        shortest_delay = max(waiter_delay, 0.1) * 0.9
-        return cls(waiter_delay, 1 + math.ceil(seconds / shortest_delay))
-
-    def timeout_error(self, last: JobState | None) -> EntityResolutionWaitTimeoutError:
-        """Build the error for a wait whose attempts ran out, naming the last status seen."""
-        seen = f"last status seen: {last.status}" if last else "no status was seen"
-        subject = f"job {last.job_id} of workflow {last.workflow_name!r}" if last else "the job"
-        return EntityResolutionWaitTimeoutError(
-            f"Gave up waiting for {subject} after {self.waiter_max_attempts} polls "
-            f"{self.waiter_delay:g}s apart; {seen}"
-        )
-
-
-def _event(
-    outcome: Outcome,
-    kind: JobKind,
-    workflow_name: str,
-    job_id: str,
-    job: JobDescription | None,
-    message: str | None,
-) -> JobEvent:
-    return {
-        "status": "success" if outcome == "succeeded" else "error",
-        "outcome": outcome,
-        "kind": kind.label,
-        "workflow_name": workflow_name,
-        "job_id": job_id,
-        "job": job,
-        "message": message,
-    }
-
-
-def event_from_state(state: JobState) -> JobEvent:
-    """Build a trigger event's payload for a job that reached a terminal status."""
-    return _event(
-        "succeeded" if state.succeeded else "failed",
-        state.kind,
-        state.workflow_name,
-        state.job_id,
-        state.description,
-        state.error_message if state.failed else None,
-    )
-
-
-def event_from_error(kind: JobKind, workflow_name: str, job_id: str, error: Exception) -> JobEvent:
-    """Build a trigger event's payload for a wait that ended without a terminal status."""
-    outcome: Outcome = "timeout" if isinstance(error, EntityResolutionWaitTimeoutError) else "error"
-    return _event(outcome, kind, workflow_name, job_id, None, str(error))
-
-
-def state_from_event(kind: JobKind, event: Mapping[str, Any] | None) -> JobState:
-    """
-    Read a trigger event's payload back into a :class:`JobState`.
-
-    Raises :class:`EntityResolutionError` when the wait itself failed, as
-    :class:`EntityResolutionWaitTimeoutError` when its polls ran out. A job that ended
-    FAILED comes back as a state: the caller records it, then calls
-    :meth:`JobState.raise_if_failed`.
-    """
-    if not event or "outcome" not in event:
-        raise EntityResolutionError(f"Trigger sent no usable event: {event!r}")
-    if event["outcome"] == "timeout":
-        raise EntityResolutionWaitTimeoutError(event["message"])
-    if event["outcome"] == "error":
-        raise EntityResolutionError(event["message"])
-    # The payload crossed a process boundary as JSON; event_from_state wrote it from a JobDescription.
-    description = cast("JobDescription", dict(event["job"]))
-    return JobState(kind, event["workflow_name"], event["job_id"], description)
-
-
-_SHAPES = frozenset(
-    {"JobMetrics", "ErrorDetails", "OutputSource", "JobSummary", "JobDescription", "JobEvent", "Outcome"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Serve the typed dictionaries of :mod:`airflow_entityresolution.shapes` by their names here too."""
-    if name in _SHAPES:
-        from airflow_entityresolution import shapes
-
-        return getattr(shapes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

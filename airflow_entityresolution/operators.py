@@ -17,19 +17,17 @@ from airflow_entityresolution.links import EntityResolutionJobLink
 from airflow_entityresolution.tasks import JobTask
 
 if TYPE_CHECKING:
-    from airflow_entityresolution import errors, jobs, records, validation
+    from airflow_entityresolution import errors, events, jobs, records, validation
     from airflow_entityresolution.compat import Context
     from airflow_entityresolution.jobs import JobState
-    from airflow_entityresolution.records import StartedJobRecord
+    from airflow_entityresolution.records import StartOnce
 else:
     # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
     errors = LazyModule("airflow_entityresolution.errors")
+    events = LazyModule("airflow_entityresolution.events")
     jobs = LazyModule("airflow_entityresolution.jobs")
     records = LazyModule("airflow_entityresolution.records")
     validation = LazyModule("airflow_entityresolution.validation")
-
-START_CLOCK_SKEW_SECONDS = 5
-"""How far AWS's clock may run behind the worker's when matching a job to a start whose answer was lost."""
 
 WhenBusy = Literal["wait", "fail"]
 WHEN_BUSY_CHOICES: tuple[str, ...] = get_args(WhenBusy)
@@ -157,20 +155,69 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
         return self.execute_when_free(context)
 
     def execute_when_free(self, context: Context, event: Any = None, busy_tries: int = 0) -> str:
-        """Start the job (or take over the one an earlier try started), then wait as configured."""
+        """Start the job (or adopt the one an earlier try started), wait for it as configured, and finish."""
         self.check_inputs()
-        record = records.StartedJobRecord.for_task(context, self.log)
-        earlier = self._earlier_try_job(context, record)
-        job_id = earlier.job_id if earlier is not None else self._start(context, record, busy_tries)
+        start_once = self._start_once(context)
+        earlier = start_once.claim()
+        if earlier is not None:
+            job_id = start_once.adopt(earlier)
+        else:
+            job_id = self._start_when_free(start_once, busy_tries)
         self.lineage_job_id = job_id
         EntityResolutionJobLink.store(
             context, self.hook, kind=self.kind, workflow_name=self.workflow_name, job_id=job_id
         )
         if earlier is not None and earlier.is_terminal:
-            return self._finish(context, record, earlier)
+            return self._finish(context, start_once, earlier)
         if not self.wait_for_completion:
-            record.clear()
+            start_once.release()
             return job_id
+        return self._finish(context, start_once, self._wait(job_id))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        start_once = self._start_once(context)
+        # Airflow 3.0 keeps a deferred task's next method and its trigger's event when the task fails
+        # after resuming and is retried (apache/airflow#56704, fixed in 3.1 by apache/airflow#56731):
+        # the retry resumes here with the earlier try's event instead of running execute(). A try
+        # that did not defer itself starts from the beginning, and so takes over the earlier try's job.
+        earlier_try = start_once.written_by_an_earlier_try()
+        if earlier_try is not None:
+            self.log.warning(
+                "Resumed with the event of try %s's deferral, which this Airflow keeps across retries "
+                "(apache/airflow#56704): ignoring it and running this try from the start",
+                earlier_try,
+            )
+            return self.execute(context)
+        state = events.state_from_event(self.kind, event)
+        state.log(self.log)
+        return self._finish(context, start_once, state)
+
+    def _start_once(self, context: Context) -> StartOnce:
+        return records.StartOnce(
+            context,
+            hook=self.hook,
+            kind=self.kind,
+            workflow_name=self.workflow_name,
+            send=self.send_start,
+            log=self.log,
+        )
+
+    def _start_when_free(self, start_once: StartOnce, busy_tries: int) -> str:
+        """Start the job, starting again while the service refuses as busy, as ``when_busy`` says."""
+        while True:
+            try:
+                return start_once.start()
+            except errors.EntityResolutionRequestError as refused:
+                if refused.kind is errors.ErrorKind.PERMANENT:
+                    raise
+                busy_tries += 1
+                self._fail_or_log_refused_start(refused, busy_tries)
+                if self.deferrable:
+                    self._defer_start(busy_tries)
+                time.sleep(self.waiter_delay)
+
+    def _wait(self, job_id: str) -> JobState:
+        """Wait for the job to end: here, or in the triggerer, resuming in :meth:`execute_complete`."""
         if self.deferrable:
             trigger = self.trigger_class()
             self.defer(
@@ -186,7 +233,7 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
                 # The trigger gives up on its own; this bounds a triggerer that cannot run it at all.
                 timeout=datetime.timedelta(seconds=self.waiter_delay * self.waiter_max_attempts + 600),
             )
-        state = self.hook.wait_for_job(
+        return self.hook.wait_for_job(
             self.kind,
             self.workflow_name,
             job_id,
@@ -194,114 +241,6 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
             waiter_max_attempts=self.waiter_max_attempts,
             log=self.log,
         )
-        return self._finish(context, record, state)
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        record = records.StartedJobRecord.for_task(context, self.log)
-        # Airflow 3.0 keeps a deferred task's next method and its trigger's event when the task fails
-        # after resuming and is retried (apache/airflow#56704, fixed in 3.1 by apache/airflow#56731):
-        # the retry resumes here with the earlier try's event instead of running execute(). A try
-        # that did not defer itself starts from the beginning, and so takes over the earlier try's job.
-        earlier_try = record.written_by_an_earlier_try(context)
-        if earlier_try is not None:
-            self.log.warning(
-                "Resumed with the event of try %s's deferral, which this Airflow keeps across retries "
-                "(apache/airflow#56704): ignoring it and running this try from the start",
-                earlier_try,
-            )
-            return self.execute(context)
-        state = jobs.state_from_event(self.kind, event)
-        state.log(self.log)
-        return self._finish(context, record, state)
-
-    def _earlier_try_job(self, context: Context, record: StartedJobRecord) -> JobState | None:
-        """The job an earlier try started, if it is still running or ended SUCCEEDED."""
-        started = record.load()
-        if not started or started.get("workflow_name") != self.workflow_name:
-            return None
-        job_id = started.get("job_id")
-        if job_id is None:
-            job_id = self._job_started_between(
-                float(started["requested_at"]), float(started["answer_due_by"])
-            )
-            if job_id is None:
-                self.log.info("An earlier try's start, sent before it died, started no job: starting one")
-                return None
-        state = self.hook.describe_job(self.kind, self.workflow_name, job_id)
-        if state.failed:
-            self.log.info("Job %s that an earlier try started ended FAILED; starting a new one", state.job_id)
-            return None
-        # The record now names this try, which waits for the job (see execute_complete).
-        record.save(context, self.workflow_name, job_id)
-        self.log.info(
-            "Job %s that an earlier try started is %s: taking it over instead of starting another",
-            state.job_id,
-            state.status,
-        )
-        return state
-
-    def _start(self, context: Context, record: StartedJobRecord, busy_tries: int) -> str:
-        lost: tuple[float, float] | None = None
-        while True:
-            requested_at = time.time()
-            if lost is None:
-                # Written before the request: a try killed while it is in flight leaves the next one
-                # the span in which its job, if any, started.
-                answer_due_by = requested_at + self._longest_start_answer()
-                record.save_intent(context, self.workflow_name, requested_at, answer_due_by)
-            try:
-                job_id = self.send_start()
-            except errors.EntityResolutionRequestError as error:
-                if error.may_have_taken_effect and lost is None:
-                    lost = (requested_at, time.time())
-                # After a lost answer, even a busy refusal may be about the job that answer started.
-                adopted = self._job_started_between(*lost) if lost is not None else None
-                if adopted is None:
-                    if lost is None:
-                        # Refused, so nothing started: a job that starts while this task waits is another's.
-                        record.clear()
-                    if error.kind is errors.ErrorKind.PERMANENT:
-                        raise
-                    busy_tries += 1
-                    self._fail_or_log_refused_start(error, busy_tries)
-                    if self.deferrable:
-                        self._defer_start(busy_tries)
-                    time.sleep(self.waiter_delay)
-                    continue
-                job_id = adopted
-            record.save(context, self.workflow_name, job_id)
-            self.log.info(
-                "Started Entity Resolution %s job %s of workflow %r",
-                self.kind.label,
-                job_id,
-                self.workflow_name,
-            )
-            return job_id
-
-    def _longest_start_answer(self) -> float:
-        """The longest a start can wait for its answer: the client's connect and read timeouts."""
-        config = self.hook.config
-        return float(config.connect_timeout or 60) + float(config.read_timeout or 60)
-
-    def _job_started_between(self, requested_at: float, answered_by: float) -> str | None:
-        """
-        The job a start whose answer was lost may have started, if the service lists one.
-
-        A start sent at ``requested_at`` whose answer never came back by ``answered_by`` may
-        still have started a job; the workflow's newest job, if it started in that span, is
-        that job. A job started later is another task's.
-        """
-        try:
-            newest = self.hook.newest_job(self.kind, self.workflow_name)
-        except errors.EntityResolutionRequestError:
-            return None
-        if newest is None:
-            return None
-        started = datetime.datetime.fromisoformat(newest["startTime"]).timestamp()
-        if not requested_at - START_CLOCK_SKEW_SECONDS <= started <= answered_by + START_CLOCK_SKEW_SECONDS:
-            return None
-        self.log.info("The start's answer was lost, but it started job %s: taking it", newest["jobId"])
-        return newest["jobId"]
 
     def _fail_or_log_refused_start(self, error: errors.EntityResolutionRequestError, busy_tries: int) -> None:
         """Fail if ``when_busy`` says so or the tries ran out; otherwise say why the start waits."""
@@ -332,11 +271,11 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
             kwargs={"busy_tries": busy_tries},
         )
 
-    def _finish(self, context: Context, record: StartedJobRecord, state: JobState) -> str:
+    def _finish(self, context: Context, start_once: StartOnce, state: JobState) -> str:
         self.lineage_job_id, self.lineage_state = state.job_id, state
         push_xcom(context, jobs.JOB_DESCRIPTION_XCOM_KEY, state.description)
         push_xcom(context, jobs.METRICS_XCOM_KEY, state.metrics)
-        record.clear()
+        start_once.release()
         state.raise_if_rejected(self.gate)
         if self.output_asset is not None and "outlet_events" in context:
             context["outlet_events"][self.output_asset].extra.update(

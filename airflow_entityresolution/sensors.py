@@ -25,14 +25,16 @@ from airflow_entityresolution.links import EntityResolutionJobLink
 from airflow_entityresolution.tasks import JobTask
 
 if TYPE_CHECKING:
-    from airflow_entityresolution import errors, jobs, validation
+    from airflow_entityresolution import errors, events, jobs, polling, validation
     from airflow_entityresolution.compat import Context
     from airflow_entityresolution.jobs import JobState
     from airflow_entityresolution.shapes import JobDescription
 else:
     # Imported on first use, not when a DAG file imports this module (DAG-parse cost).
     errors = LazyModule("airflow_entityresolution.errors")
+    events = LazyModule("airflow_entityresolution.events")
     jobs = LazyModule("airflow_entityresolution.jobs")
+    polling = LazyModule("airflow_entityresolution.polling")
     validation = LazyModule("airflow_entityresolution.validation")
 
 
@@ -118,7 +120,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
         )
 
     def _trigger_schedule(self) -> dict[str, Any]:
-        schedule = jobs.PollSchedule.covering(self.timeout, self.poke_interval)
+        schedule = polling.PollSchedule.covering(self.timeout, self.poke_interval)
         return {"waiter_delay": self.poke_interval, "waiter_max_attempts": schedule.waiter_max_attempts}
 
     def _trigger_timeout(self) -> datetime.timedelta:
@@ -181,7 +183,7 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
         self.lineage_job_id = self.job_id
         with self._skipped_if_never_fail():
             try:
-                state = jobs.state_from_event(self.kind, event)
+                state = events.state_from_event(self.kind, event)
             except errors.EntityResolutionWaitTimeoutError as timeout:
                 # As in poke mode, so that soft_fail applies to a deferred timeout too.
                 raise AirflowSensorTimeout(str(timeout)) from None

@@ -15,6 +15,7 @@ from airflow.triggers.base import (
 )
 
 from airflow_entityresolution.errors import EntityResolutionError, EntityResolutionWaitTimeoutError
+from airflow_entityresolution.events import event_from_error, event_from_state
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import (
     ID_MAPPING,
@@ -23,8 +24,6 @@ from airflow_entityresolution.jobs import (
     JobKind,
     JobState,
     MetricsGate,
-    event_from_error,
-    event_from_state,
 )
 from airflow_entityresolution.links import EntityResolutionJobLink
 from airflow_entityresolution.validation import InvalidParameterError, refuse_rendered_none

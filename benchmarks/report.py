@@ -487,7 +487,7 @@ def _throttle_note(results: dict[str, Any]) -> str:
     )
     return (
         f"- **Throttled account** ({lines}). A poll that throttling outlasts botocore's retries is "
-        "missed, not counted as an attempt (`PollSchedule.missed` in `airflow_entityresolution/jobs.py`), "
+        "missed, not counted as an attempt (`PollSchedule.missed` in `airflow_entityresolution/polling.py`), "
         "so no wait fails while its span lasts. The default retry mode is `adaptive`: its client-side "
         "rate limiter lives in the one client every wait shares, so it spaces the requests of all waits "
         "in the process. With `standard` mode the shared client's retry quota (500 tokens, 5 per "
@@ -612,7 +612,7 @@ def real_triggerer_section(results: dict[str, Any]) -> list[str]:
         "supervisor spent more CPU than the runner (3.02 s against 2.38 s over a 20 s window, about "
         "5 ms per poll in all; a py-spy profile put 57% of the supervisor's samples in that DB work). A "
         "wait in the triggerer now logs the status when it changes "
-        "(`airflow_entityresolution.jobs.StatusLog`); one round measured the same way afterwards gave "
+        "(`airflow_entityresolution.polling.StatusLog`); one round measured the same way afterwards gave "
         "about 2.5 ms per poll, the supervisor back at the floor's CPU. Those two runs were single "
         "rounds; the tables above are this run's.",
     ]

@@ -169,6 +169,22 @@ def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     return values[0] if values else None
 
 
+def start_once_records() -> dict[str, Any]:
+    """The start-once records the metadata DB's Variables hold, by key: the value each keeps."""
+    import json
+
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    from airflow_entityresolution.records import StartedJobRecord
+
+    with create_session() as session:
+        rows = session.query(Variable).all()
+        return {
+            row.key: json.loads(row.get_val()) for row in rows if row.key.startswith(StartedJobRecord.PREFIX)
+        }
+
+
 class FailureRecorder:
     """An ``on_failure_callback`` that keeps the exception each failed task ended with."""
 

@@ -15,8 +15,9 @@ from conftest import FAILURE_MESSAGE, task_states, xcom_value
 
 from airflow_entityresolution.emulator import JobScript
 from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionRequestError
+from airflow_entityresolution.events import event_from_state
 from airflow_entityresolution.hooks import EntityResolutionHook
-from airflow_entityresolution.jobs import MATCHING, event_from_state
+from airflow_entityresolution.jobs import MATCHING
 from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator
 from airflow_entityresolution.sensors import EntityResolutionMatchingJobCompletedSensor
 from airflow_entityresolution.triggers import EntityResolutionMatchingJobCompletedTrigger

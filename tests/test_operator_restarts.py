@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from airflow_sdk import DAG, get_current_context, task
-from conftest import task_states, xcom_value
+from conftest import start_once_records, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import (
@@ -39,15 +39,6 @@ def operator_dag(dag_id: str, failures=None, **operator_kwargs) -> DAG:
     return dag
 
 
-def leftover_records() -> list[str]:
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        keys = [v.key for v in session.query(Variable).all()]
-    return [key for key in keys if key.startswith(StartedJobRecord.PREFIX)]
-
-
 @pytest.mark.parametrize("deferrable", MODES)
 def test_a_retry_takes_over_the_job_an_earlier_try_started(run_dag, entity_resolution_emulator, deferrable):
     """Try 1 starts the job and loses permission while waiting; try 2 waits for that job, not a new one."""
@@ -63,7 +54,7 @@ def test_a_retry_takes_over_the_job_an_earlier_try_started(run_dag, entity_resol
     assert xcom_value(dag_run, "start") == job.job_id
     assert xcom_value(dag_run, "start", "job_description")["status"] == "SUCCEEDED"
     assert [r.error_code for r in entity_resolution_emulator.requests if r.fault], "try 1 really failed"
-    assert leftover_records() == [], "the record is removed once the job's outcome is known"
+    assert start_once_records() == {}, "the record is removed once the job's outcome is known"
 
 
 def test_a_failed_job_is_started_afresh_on_retry(run_dag, entity_resolution_emulator):
@@ -74,7 +65,7 @@ def test_a_failed_job_is_started_afresh_on_retry(run_dag, entity_resolution_emul
     dag_run = run_dag(operator_dag("retry_after_failed_job", retries=1, retry_delay=0))
     assert task_states(dag_run) == {"start": "success"}
     assert [job.status for job in entity_resolution_emulator.jobs()] == ["FAILED", "SUCCEEDED"]
-    assert leftover_records() == []
+    assert start_once_records() == {}
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -205,7 +196,7 @@ def test_a_try_that_died_during_its_start_leaves_the_next_one_a_single_job(
     assert xcom_value(dag_run, "start") == job.job_id
     if reached:
         assert xcom_value(dag_run, "dead_try") == job.job_id, "the next try took the job the dead try started"
-    assert leftover_records() == []
+    assert start_once_records() == {}
 
 
 def test_a_throttled_start_is_a_refusal_so_a_job_another_task_starts_meanwhile_is_not_taken(
@@ -245,4 +236,4 @@ def test_a_throttled_start_is_a_refusal_so_a_job_another_task_starts_meanwhile_i
     assert isinstance(error, EntityResolutionWorkflowBusyError), error
     assert f"job {others[0]} of this workflow is RUNNING" in str(error)
     assert [job.job_id for job in emulator.jobs()] == others
-    assert leftover_records() == []
+    assert start_once_records() == {}

@@ -40,7 +40,18 @@ with DAG("parse_cost", schedule=None, start_date=datetime.datetime(2026, 1, 1)):
     start >> wait
 """
 
-RUN_TIME = {"clients", "emulator", "errors", "jobs", "records", "shapes", "triggers", "validation"}
+RUN_TIME = {
+    "clients",
+    "emulator",
+    "errors",
+    "events",
+    "jobs",
+    "polling",
+    "records",
+    "shapes",
+    "triggers",
+    "validation",
+}
 
 
 def run_time_modules_loaded_by(tmp_path, operator_options: str = "", sensor_options: str = "") -> set[str]:

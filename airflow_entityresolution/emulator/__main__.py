@@ -3,7 +3,7 @@ Run the emulator as a process: ``python -m airflow_entityresolution.emulator``.
 
 It prints ``Entity Resolution emulator listening on <URL>`` once it answers, and
 serves until SIGINT or SIGTERM. ``--scenario`` names a JSON file that declares
-the workflows; :meth:`EntityResolutionEmulator.from_scenario` documents its keys.
+the workflows; :mod:`airflow_entityresolution.emulator.scenarios` documents its keys.
 """
 
 from __future__ import annotations

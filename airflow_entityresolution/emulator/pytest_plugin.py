@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_entityresolution.emulator.state import EntityResolutionEmulator, Scenario
+    from airflow_entityresolution.emulator.scenarios import Scenario
+    from airflow_entityresolution.emulator.state import EntityResolutionEmulator
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {

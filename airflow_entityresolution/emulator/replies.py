@@ -27,7 +27,7 @@ ERROR_STATUS: Mapping[str, int] = {
 @dataclass(frozen=True)
 class Reply:
     """
-    The answer to an :class:`~airflow_entityresolution.emulator.state.ApiCall`, for the server to write.
+    The answer to an :class:`~airflow_entityresolution.emulator.wire.ApiCall`, for the server to write.
 
     :param status: the HTTP status; ``None`` means close the connection without an answer.
     :param payload: the JSON body.

@@ -3,8 +3,8 @@ The emulator's HTTP front: the rest-json wire protocol of the Entity Resolution 
 and ID namespace calls.
 
 One catch-all route parses each request into an
-:class:`~airflow_entityresolution.emulator.state.ApiCall` and writes the
-:class:`~airflow_entityresolution.emulator.state.Reply` the emulator gives back.
+:class:`~airflow_entityresolution.emulator.wire.ApiCall` and writes the
+:class:`~airflow_entityresolution.emulator.replies.Reply` the emulator gives back.
 Paths are parsed from the raw request line because a ``workflowName`` may hold
 a percent-encoded ``/``: decoding before splitting would turn a name like
 ``a/../b`` into other path segments.
@@ -26,14 +26,10 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from airflow_entityresolution.emulator.state import (
-    DEFAULT_REGION,
-    KIND_BY_COLLECTION,
-    ApiCall,
-    EntityResolutionEmulator,
-    Reply,
-)
-from airflow_entityresolution.emulator.workflows import RESOURCE_BY_COLLECTION, ResourceVerb
+from airflow_entityresolution.emulator.replies import Reply
+from airflow_entityresolution.emulator.resource_types import RESOURCE_BY_COLLECTION, ResourceVerb
+from airflow_entityresolution.emulator.state import EntityResolutionEmulator
+from airflow_entityresolution.emulator.wire import DEFAULT_REGION, KIND_BY_COLLECTION, ApiCall
 from airflow_entityresolution.jobs import Verb
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<access_key_id>[^/,\s]+)/\d{8}/(?P<region>[^/,\s]+)/")

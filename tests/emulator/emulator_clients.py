@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 from airflow_entityresolution.emulator import EntityResolutionEmulator, FaultKind
 
 REGION = "us-east-1"
+# The account an emulator belongs to unless it is told another.
+ACCOUNT = "123456789012"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 SERVICE_MODEL = botocore.session.get_session().get_service_model("entityresolution")
 # The fault kind that makes the emulator answer each of the model's errors, ValidationException aside.

@@ -1,0 +1,259 @@
+"""
+The jobs of one emulator: their Start, Get and List calls, the one-job quota and queued jobs' clocks.
+
+Nothing here locks: the emulator calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from airflow_entityresolution.emulator.job_records import ForcedEnd, Job, JobSnapshot
+from airflow_entityresolution.emulator.replies import ServiceError, checked, json_body, page, page_size
+from airflow_entityresolution.emulator.resource_types import name_in_arn
+from airflow_entityresolution.emulator.scripts import (
+    DEFAULT_ERROR_MESSAGE,
+    JobScript,
+    ScriptedWorkflow,
+    check_script_metrics,
+)
+from airflow_entityresolution.emulator.wire import ApiCall
+from airflow_entityresolution.emulator.workflows import Resource
+from airflow_entityresolution.jobs import TERMINAL_STATUSES, JobKind, JobStatus
+from airflow_entityresolution.validation import (
+    ID_MAPPING_WORKFLOW_ARN,
+    check_job_id,
+    check_job_type,
+    check_output_source_config,
+)
+
+Concurrency = Literal["reject", "queue", "unlimited"]
+CONCURRENCY_MODES: tuple[str, ...] = ("reject", "queue", "unlimited")
+
+
+class JobTable:
+    """
+    The workflows' scripts and the jobs started on them, and the job calls that start, get and list them.
+
+    The calls raise :class:`~airflow_entityresolution.emulator.replies.ServiceError` as the
+    service answers.
+
+    :param account_id: the account the workflows belong to.
+    :param concurrency: what a start does while another job of the same kind is QUEUED or
+        RUNNING in the region, as :class:`~airflow_entityresolution.emulator.state.EntityResolutionEmulator`
+        takes it.
+    """
+
+    def __init__(self, account_id: str, concurrency: Concurrency) -> None:
+        if concurrency not in CONCURRENCY_MODES:
+            raise ValueError(f"concurrency must be one of {CONCURRENCY_MODES}, not {concurrency!r}.")
+        self.account_id = account_id
+        self.concurrency = concurrency
+        self._workflows: dict[tuple[JobKind, str, str], ScriptedWorkflow] = {}
+        self._jobs: dict[str, Job] = {}
+
+    def keep_workflow(self, resource: Resource, script: JobScript | None = None) -> Resource:
+        """Give a new workflow what its jobs need: its scripts, found by kind, region and name."""
+        kind = resource.type.job_kind
+        if kind is not None:
+            workflow = ScriptedWorkflow(kind, resource.name, resource.region, script or JobScript())
+            self._workflows[(kind, resource.region, resource.name)] = workflow
+        return resource
+
+    def forget_workflow(self, resource: Resource, now: float) -> None:
+        """Forget a workflow's scripts, so that starts on it are refused; refuse while a job runs."""
+        kind = resource.type.job_kind
+        if kind is None:
+            return
+        workflow = self._workflows[(kind, resource.region, resource.name)]
+        for job in self._jobs.values():
+            if job.workflow is workflow and not self._has_ended(job, now):
+                # The model's ConflictException, whose examples include "Workflow is currently running".
+                raise ServiceError(
+                    "ConflictException",
+                    f"The {kind.label} workflow {workflow.name} cannot be deleted: its job "
+                    f"{job.job_id} is {job.status_at(now)}.",
+                )
+        del self._workflows[(kind, resource.region, resource.name)]
+
+    def script_next_jobs(
+        self, workflow_name: str, scripts: Sequence[JobScript], region: str | None, kind: str | None
+    ) -> None:
+        """Queue scripts for the next starts on a workflow declared by that name."""
+        workflow = self._declared_workflow(workflow_name, region, kind)
+        for script in scripts:
+            check_script_metrics(workflow.kind, script)
+        workflow.next_scripts.extend(scripts)
+
+    def finish(self, job_id: str, status: str, error_message: str | None, now: float) -> None:
+        """End a job that has not ended yet, with ``status``."""
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"A job ends SUCCEEDED or FAILED, not {status!r}.")
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise KeyError(f"No job {job_id!r}.")
+        self._start_clock(job, now)
+        if job.status_at(now) in TERMINAL_STATUSES:
+            raise ValueError(f"Job {job_id} has already ended {job.status_at(now)}.")
+        if status == JobStatus.FAILED:
+            error_message = error_message or job.script.error_message or DEFAULT_ERROR_MESSAGE
+        else:
+            error_message = None
+        job.forced = ForcedEnd(status, error_message, now)
+
+    def snapshots(self, workflow_name: str | None, now: float) -> list[JobSnapshot]:
+        """Snapshot the jobs of workflows of this name, or all of them, oldest first."""
+        selected = [job for job in self._jobs.values() if workflow_name in (None, job.workflow.name)]
+        for job in selected:
+            self._start_clock(job, now)
+        return [job.snapshot(now) for job in selected]
+
+    def clear(self) -> None:
+        """Forget the jobs and the queued scripts; keep the workflows and their own scripts."""
+        self._jobs.clear()
+        for workflow in self._workflows.values():
+            workflow.next_scripts.clear()
+
+    def start(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+        """Answer a Start: a new job, QUEUED behind another if the quota says so."""
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        body = _start_body(kind, call.body)
+        workflow = self._resolve_workflow(kind, call)
+        waits_for = self._job_to_wait_for(kind, workflow.region, now)
+        script = workflow.take_script()
+        job = Job(
+            job_id=uuid.uuid4().hex,
+            workflow=workflow,
+            script=script,
+            created_at=now,
+            created_wall=time.time(),
+            job_type=body.get("jobType"),
+            output_source_config=_as_tuple(body.get("outputSourceConfig")) or script.output_source_config,
+            clock_start=None if waits_for else now,
+            waits_for=waits_for,
+        )
+        self._jobs[job.job_id] = job
+        payload: dict[str, Any] = {"jobId": job.job_id}
+        if kind.reports_job_type:
+            echoed = {"outputSourceConfig": body.get("outputSourceConfig"), "jobType": job.job_type}
+            payload.update({name: value for name, value in echoed.items() if value is not None})
+        return payload
+
+    def get(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+        """Answer a Get: the job's description as of ``now``."""
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        checked(check_job_id, call.job_id, "jobId")
+        workflow = self._resolve_workflow(kind, call)
+        job = self._jobs.get(call.job_id or "")
+        if job is None or job.workflow is not workflow:
+            raise ServiceError(
+                "ResourceNotFoundException", f"Job {call.job_id} of workflow {workflow.name} not found."
+            )
+        self._start_clock(job, now)
+        return job.description(now)
+
+    def list_page(self, kind: JobKind, call: ApiCall, now: float) -> dict[str, Any]:
+        """Answer a List: a page of the workflow's jobs, newest first."""
+        checked(kind.check_workflow_name, call.workflow_name, "workflowName")
+        size = page_size(call.query.get("maxResults"))
+        workflow = self._resolve_workflow(kind, call)
+        newest_first = [job for job in reversed(self._jobs.values()) if job.workflow is workflow]
+        listed, next_token = page(newest_first, call.query.get("nextToken"), size, lambda job: job.job_id)
+        for job in listed:
+            self._start_clock(job, now)
+        payload: dict[str, Any] = {"jobs": [job.summary(now) for job in listed]}
+        if next_token is not None:
+            payload["nextToken"] = next_token
+        return payload
+
+    def _declared_workflow(self, name: str, region: str | None, kind: str | None) -> ScriptedWorkflow:
+        candidates = [
+            workflow
+            for (workflow_kind, workflow_region, workflow_name), workflow in self._workflows.items()
+            if workflow_name == name
+            and region in (None, workflow_region)
+            and kind in (None, workflow_kind.key)
+        ]
+        if not candidates:
+            raise KeyError(f"No workflow {name!r} is declared (region={region}, kind={kind}).")
+        if len(candidates) > 1:
+            raise ValueError(f"Several workflows are named {name!r}: pass region= and kind= to pick one.")
+        return candidates[0]
+
+    def _resolve_workflow(self, kind: JobKind, call: ApiCall) -> ScriptedWorkflow:
+        """Find the workflow a request names, by name or by an ARN of this account and region."""
+        reference = call.workflow_name or ""
+        name: str | None = reference
+        arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference)
+        if arn is not None:
+            name = name_in_arn(arn, call.region, self.account_id)
+        workflow = self._workflows.get((kind, call.region, name)) if name is not None else None
+        if workflow is None:
+            raise ServiceError(
+                "ResourceNotFoundException",
+                f"The {kind.label} workflow {reference} does not exist in {call.region}.",
+            )
+        return workflow
+
+    def _job_to_wait_for(self, kind: JobKind, region: str, now: float) -> Job | None:
+        """Apply the one-job-per-kind-and-region quota: the job a new one must wait for, if any."""
+        if self.concurrency == "unlimited":
+            return None
+        unfinished = [
+            job
+            for job in self._jobs.values()
+            if job.kind is kind and job.workflow.region == region and not self._has_ended(job, now)
+        ]
+        if not unfinished:
+            return None
+        if self.concurrency == "queue":
+            return unfinished[-1]
+        busy = unfinished[0]
+        raise ServiceError(
+            "ConflictException",
+            f"Cannot start another {kind.label} job: job {busy.job_id} of workflow "
+            f"{busy.workflow.name} is {busy.status_at(now)}, and {region} runs one "
+            f"{kind.label} job at a time per account.",
+        )
+
+    def _has_ended(self, job: Job, now: float) -> bool:
+        self._start_clock(job, now)
+        return job.ended_by(now)
+
+    def _start_clock(self, job: Job, now: float) -> None:
+        """Start the clock of a queued job, and of those it waits behind, once their turn came."""
+        waiting: list[Job] = []
+        while job.clock_start is None and job.forced is None and job.waits_for is not None:
+            waiting.append(job)
+            job = job.waits_for
+        for successor in reversed(waiting):
+            if not job.ended_by(now):
+                return
+            successor.clock_start = job.scripted_end()
+            successor.waits_for = None
+            job = successor
+
+
+def _as_tuple(config: list[dict[str, str]] | None) -> tuple[Mapping[str, str], ...] | None:
+    return None if config is None else tuple(config)
+
+
+def _start_body(kind: JobKind, raw: bytes) -> dict[str, Any]:
+    body = json_body(raw)
+    if not isinstance(body, dict):
+        raise ServiceError("ValidationException", "The request body must be a JSON object.")
+    unknown = set(body) - kind.start_body_members
+    if unknown:
+        raise ServiceError(
+            "ValidationException", f"Unknown members in the request body: {', '.join(sorted(unknown))}."
+        )
+    if "jobType" in body:
+        checked(check_job_type, body["jobType"], "jobType")
+    if "outputSourceConfig" in body:
+        body["outputSourceConfig"] = checked(
+            check_output_source_config, body["outputSourceConfig"], "outputSourceConfig"
+        )
+    return body
