@@ -4,7 +4,8 @@ Defer to an Entity Resolution trigger from an operator of your own.
 The provider's operators and sensors defer to these triggers already; an operator of your
 own can too. The trigger polls the job in the triggerer and sends exactly one event, whose
 payload is plain JSON: ``outcome``, ``kind``, ``workflow_name``, ``job_id``, ``job`` and
-``message``. This one returns the final metrics of a matching job another task started.
+``message``. This one returns the final metrics of a matching job that another system
+started, and whose ID it passes in the DAG run's conf: ``{"job_id": "..."}``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ else:  # Airflow 2.11
     from airflow.models import BaseOperator
     from airflow.utils.context import Context
 
-from airflow_entityresolution.operators import EntityResolutionStartMatchingJobOperator
 from airflow_entityresolution.shapes import JobEvent, JobMetrics
 
 
@@ -69,15 +69,9 @@ with DAG(
     tags=["example", "entityresolution"],
 ) as dag:
     # [START howto_trigger_entityresolution_task]
-    start = EntityResolutionStartMatchingJobOperator(
-        task_id="start_matching",
-        workflow_name="customer-matching",
-        wait_for_completion=False,
-    )
-    metrics = MatchingJobMetricsOperator(
+    MatchingJobMetricsOperator(
         task_id="matching_metrics",
         workflow_name="customer-matching",
-        job_id="{{ ti.xcom_pull(task_ids='start_matching') }}",
+        job_id="{{ dag_run.conf['job_id'] }}",
     )
-    start >> metrics
     # [END howto_trigger_entityresolution_task]

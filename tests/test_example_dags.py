@@ -143,8 +143,9 @@ def test_the_hook_from_a_task_of_your_own(run_dag, example_dags, scenario_emulat
 
 
 def test_an_operator_of_your_own_defers_to_the_trigger(run_dag, example_dags, scenario_emulator):
-    dag_run = run_dag(example_dags["example_entityresolution_trigger"])
-    assert task_states(dag_run) == {"start_matching": "success", "matching_metrics": "success"}
+    job_id = EntityResolutionHook().start_matching_job("customer-matching")
+    dag_run = run_dag(example_dags["example_entityresolution_trigger"], run_conf={"job_id": job_id})
+    assert task_states(dag_run) == {"matching_metrics": "success"}
     assert (
         xcom_value(dag_run, "matching_metrics")
         == SCENARIO["matching_workflows"]["customer-matching"]["metrics"]
