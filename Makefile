@@ -31,21 +31,22 @@ $(WHEEL): $(SOURCES) | $(UV)
 	$(UV) build --quiet --wheel --out-dir dist
 
 # A profile's virtualenv: its Python (or the nearest this machine has), the wheel with the
-# emulator and the test tools, and what the profile alone requires, every version from its lock.
+# profile's extras (the emulator and the test tools; the documentation's tools in the newest), and
+# what the profile alone requires, every version from its lock.
 # Bytecode is compiled at install, as pip and the official images do, so no process compiles
 # Airflow's sources again.
 .venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[emulator,dev,openlineage]" $$($(PYTHON) scripts/profiles.py requirements $*)
+		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*)
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed
 	$(BIN)/python scripts/demo.py
 
-# The static checks, then the whole suite in every profile, newest first; `make -k test` runs
-# every profile even after one fails.
-test: lint $(addprefix test-,$(PROFILES))
+# The static checks and the documentation, then the whole suite in every profile, newest first;
+# `make -k test` runs every profile even after one fails.
+test: lint docs $(addprefix test-,$(PROFILES))
 
 # -rs: the summary names what this profile's Airflow skips, and why. PYTHONSAFEPATH: the suite,
 # and every Python it starts, imports the installed wheel, never the working copy's sources.
@@ -63,8 +64,13 @@ test-production: .venvs/production/.installed
 	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs --durations=0 tests/production
 
 lint: .venvs/$(NEWEST)/.installed
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks
+	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks docs
 	$(BIN)/mypy
+
+# The Sphinx site, docs/_build/html: nitpicky (every cross-reference must resolve), and every
+# warning an error, so that a broken reference fails `make test`.
+docs: .venvs/$(NEWEST)/.installed
+	$(BIN)/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html
 
 # Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
 bench: .venvs/$(NEWEST)/.installed
@@ -75,4 +81,4 @@ lock: | $(UV)
 	$(PYTHON) scripts/profiles.py lock --uv $(UV)
 
 clean:
-	rm -rf .venvs dist .airflow .pytest_cache
+	rm -rf .venvs dist .airflow .pytest_cache docs/_build

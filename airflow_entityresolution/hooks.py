@@ -76,6 +76,10 @@ class EntityResolutionHook(AwsBaseHook):
     """
     Interact with AWS Entity Resolution jobs through boto3 and aiobotocore.
 
+    .. seealso::
+        For more information on how to use this hook, take a look at the guide:
+        :ref:`howto/hook:EntityResolutionHook`
+
     Takes every argument of :class:`~airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
     except ``client_type``, so connections work as for any Amazon provider hook: role
     assumption, region, ``endpoint_url`` in the connection extra, ``verify``, botocore config.
@@ -85,10 +89,12 @@ class EntityResolutionHook(AwsBaseHook):
     :class:`~airflow_entityresolution.errors.EntityResolutionRequestError` with the
     service's message when a request fails for good.
 
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
+        connection. If ``None``, boto3's default credential chain is used.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
-    :param verify: Whether or not to verify SSL certificates.
-    :param config: botocore client configuration, as a ``Config`` or a dict of its arguments.
+    :param verify: Whether to verify SSL certificates, or the path of a CA bundle to verify them with.
+    :param config: botocore client configuration, as a ``Config`` or a dict of its arguments
+        (what the operators, sensors and triggers call ``botocore_config``).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -386,8 +392,9 @@ class EntityResolutionHook(AwsBaseHook):
         """
         The asynchronous twin of :meth:`wait_for_job`, on the shared client.
 
-        It logs the status when it changes, not at every poll
-        (:class:`~airflow_entityresolution.polling.StatusLog`).
+        It logs the first status and every change, and an unchanged status again every
+        10 minutes, not at every poll: each line a trigger logs wakes the triggerer's
+        supervisor loop, which queries the metadata DB each time.
         """
         schedule = polling.PollSchedule(waiter_delay, waiter_max_attempts)
         log = log or self.log

@@ -188,7 +188,7 @@ class JobState:
     :param family: the job family.
     :param workflow_name: the job's workflow, as the user named it.
     :param job_id: the job's ID.
-    :param description: the Get*Job response as plain JSON (see :func:`job_description`).
+    :param description: the Get*Job response as plain JSON, timestamps as ISO-8601 strings.
     """
 
     family: JobFamily
@@ -237,7 +237,7 @@ class JobState:
         )
 
     def raise_if_failed(self) -> None:
-        """Raise :class:`EntityResolutionJobFailedError` if the job ended FAILED."""
+        """Raise :class:`~airflow_entityresolution.errors.EntityResolutionJobFailedError` if FAILED."""
         if self.failed:
             raise self.failure()
 

@@ -28,6 +28,10 @@ class EntityResolutionJobLink(BaseAwsLink):
     """
     "Entity Resolution Job": the job's page in the AWS Entity Resolution console.
 
+    .. seealso::
+        For more information on how to use this link, take a look at the guide:
+        :ref:`howto/link:EntityResolutionJobLink`
+
     The console is the one of the connection's region and partition (``aws``, ``aws-cn``
     or ``aws-us-gov``), or of the workflow ARN's when the task names the workflow by ARN.
     The operators and sensors store what the link needs in XCom once they know the job,
@@ -50,7 +54,7 @@ class EntityResolutionJobLink(BaseAwsLink):
     def xcom_value(
         cls, *, family: JobFamily, workflow_name: str, job_id: str, region_name: str, aws_partition: str
     ) -> dict[str, Any]:
-        """What :meth:`get_link` formats the link from, as it is stored in XCom."""
+        """What ``get_link`` formats the link from, as it is stored in XCom."""
         arn = validation.workflow_arn_parts(workflow_name)
         if arn is not None:
             region_name, aws_partition, workflow_name = arn["region"], arn["partition"], arn["name"]

@@ -37,8 +37,12 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
     """
     Start an Entity Resolution job and, by default, wait for it to end.
 
-    Subclasses name the job family in :attr:`~airflow_entityresolution.tasks.JobTask.family_key`,
-    which picks their trigger, and the members of its start request in :meth:`start_request`.
+    .. seealso::
+        For more information on how to use this operator, take a look at the guide:
+        :ref:`howto/operator:EntityResolutionStartJobOperator`
+
+    Subclasses name the job family in ``family_key``,
+    which picks their trigger, and the members of its start request in ``start_request``.
 
     The return value (XCom) is the job ID. Once the job ends, its final description
     (status, metrics, times, output) is pushed to XCom under ``job_description`` and its
@@ -47,15 +51,16 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
 
     A job is never started twice for one task instance: if an earlier try started a job
     and died before its outcome was known, the next try waits for that job instead (see
-    :class:`~airflow_entityresolution.records.StartOnce`). The account runs one job
-    at a time; ``when_busy`` says what a start that the service refuses as busy does.
+    :ref:`howto/operator:start_once`). The account runs one job at a time; ``when_busy``
+    says what a start that the service refuses as busy does.
 
     :param workflow_name: the workflow's name. (templated)
     :param wait_for_completion: Wait for the job to end. If ``False`` the task ends once
         the job has started.
     :param waiter_delay: Seconds between polls while waiting, and between start attempts
         while the workflow is busy.
-    :param waiter_max_attempts: The number of polls before a wait gives up.
+    :param waiter_max_attempts: The number of polls before a wait gives up (about 12 hours at
+        the default delay).
     :param when_busy: What to do when the service refuses the start because a job is already
         running (``ConflictException`` or ``ExceedsLimitException``): ``"wait"`` (the default)
         tries again every ``waiter_delay`` seconds, deferred when ``deferrable``, until the
@@ -64,18 +69,22 @@ class EntityResolutionStartJobOperator(JobTask, AwsBaseOperator[EntityResolution
     :param max_records_not_processed: fail the task when the job SUCCEEDED but its
         ``recordsNotProcessed`` is over this: a whole number is a count of records, a
         ``float`` from 0.0 to 1.0 a fraction of ``inputRecords``. ``None`` (the default)
-        checks nothing.
-    :param output_asset: Declare the job's output location as an Airflow asset outlet, so
-        that DAGs scheduled on it run once the job SUCCEEDED: an S3 URI such as
-        ``"s3://bucket/prefix/"``, or, on the ID mapping operator, ``True`` for the
-        ``outputS3Path`` of ``output_source_config``. The asset event's ``extra`` names
-        the workflow and the job.
+        checks nothing. Any other value is refused when the DAG is parsed.
+    :param output_asset: Declare the job's output location as an Airflow asset outlet (a
+        dataset on Airflow 2.11), so that DAGs scheduled on it run once the job SUCCEEDED
+        and passed the metrics gate: an S3 URI such as ``"s3://bucket/prefix/"``, or, on the
+        ID mapping operator, ``True`` for the ``outputS3Path`` of ``output_source_config``.
+        Outlets are read when the DAG is parsed, so the location must be written out: a
+        templated one is refused, and so is ``output_asset`` with ``wait_for_completion=False``.
+        The asset event's ``extra`` names ``workflow_name``, ``job_id`` and ``kind``.
     :param deferrable: Wait in the triggerer instead of a worker slot.
         Defaults to ``[operators] default_deferrable``.
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
+        connection. If ``None``, boto3's default credential chain is used.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
-    :param verify: Whether or not to verify SSL certificates.
-    :param botocore_config: Configuration dictionary (key-values) for the botocore client.
+    :param verify: Whether to verify SSL certificates, or the path of a CA bundle to verify them with.
+    :param botocore_config: A dict of botocore ``Config`` arguments for the client, such as
+        ``{"retries": {"max_attempts": 20}}`` (the hook calls it ``config``).
     """
 
     aws_hook_class = EntityResolutionHook
@@ -279,6 +288,10 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
     """
     Start an Entity Resolution ID mapping job and, by default, wait for it to end.
 
+    .. seealso::
+        For more information on how to use this operator, take a look at the guide:
+        :ref:`howto/operator:EntityResolutionStartIdMappingJobOperator`
+
     See :class:`EntityResolutionStartJobOperator` for what it returns, pushes and
     guarantees, and for its other parameters.
 
@@ -286,7 +299,8 @@ class EntityResolutionStartIdMappingJobOperator(EntityResolutionStartJobOperator
     :param job_type: ``BATCH``, ``INCREMENTAL`` or ``DELETE_ONLY``; the workflow's default if
         ``None``. Needs botocore 1.40.37 or later, and fails before any request with an older
         one. (templated)
-    :param output_source_config: one output source, like
+    :param output_source_config: exactly one output source, with ``outputS3Path``, ``roleArn``
+        and an optional ``KMSArn``, like
         ``[{"outputS3Path": "s3://bucket/prefix", "roleArn": "arn:aws:iam::123456789012:role/name"}]``;
         the workflow's own if ``None``. (templated)
 
@@ -329,12 +343,16 @@ class EntityResolutionStartMatchingJobOperator(EntityResolutionStartJobOperator)
     """
     Start an Entity Resolution matching job and, by default, wait for it to end.
 
+    .. seealso::
+        For more information on how to use this operator, take a look at the guide:
+        :ref:`howto/operator:EntityResolutionStartMatchingJobOperator`
+
     A matching job takes its inputs and output location from its workflow. See
     :class:`EntityResolutionStartJobOperator` for what it returns, pushes and guarantees,
     and for its other parameters.
 
-    :param workflow_name: the matching workflow's name (matching workflows have no ARN form).
-        (templated)
+    :param workflow_name: the matching workflow's name: matching workflows have no ARN form,
+        and an ARN is refused before any request. (templated)
 
     .. code-block:: python
 

@@ -42,14 +42,18 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
     """
     Wait until a job is SUCCEEDED; fail the task, with the service's reason, if it ends FAILED.
 
-    Subclasses name the job family in :attr:`~airflow_entityresolution.tasks.JobTask.family_key`,
+    .. seealso::
+        For more information on how to use this sensor, take a look at the guide:
+        :ref:`howto/sensor:EntityResolutionJobCompletedSensor`
+
+    Subclasses name the job family in ``family_key``,
     which picks their trigger.
     On success the sensor's return value (XCom) is the final job description, with
     timestamps as ISO-8601 strings, and the job's final metrics are pushed under the
     XCom key ``metrics``.
 
     :param workflow_name: the job's workflow. (templated)
-    :param job_id: the job's ID. (templated)
+    :param job_id: the job's ID, 32 hexadecimal characters. (templated)
     :param max_records_not_processed: fail the task when the job SUCCEEDED but its
         ``recordsNotProcessed`` is over this: a whole number is a count of records, a
         ``float`` from 0.0 to 1.0 a fraction of ``inputRecords``. ``None`` (the default)
@@ -61,10 +65,12 @@ class EntityResolutionJobCompletedSensor(JobTask, AwsBaseSensor[EntityResolution
         takes a worker slot (implies ``deferrable``). Needs Airflow 3.3 or later, which
         renders the templated fields in the triggerer; on older versions the sensor starts
         on a worker and defers from there, and its log says so.
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
+        connection. If ``None``, boto3's default credential chain is used.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
-    :param verify: Whether or not to verify SSL certificates.
-    :param botocore_config: Configuration dictionary (key-values) for the botocore client.
+    :param verify: Whether to verify SSL certificates, or the path of a CA bundle to verify them with.
+    :param botocore_config: A dict of botocore ``Config`` arguments for the client, such as
+        ``{"retries": {"max_attempts": 20}}`` (the hook calls it ``config``).
     """
 
     aws_hook_class = EntityResolutionHook
@@ -213,6 +219,10 @@ class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSe
     """
     Wait until an ID mapping job is SUCCEEDED; fail the task, with the service's reason, if it FAILED.
 
+    .. seealso::
+        For more information on how to use this sensor, take a look at the guide:
+        :ref:`howto/sensor:EntityResolutionIdMappingJobCompletedSensor`
+
     See :class:`EntityResolutionJobCompletedSensor` for the parameters. It also takes
     every parameter of Airflow's ``BaseSensorOperator``: ``poke_interval``, ``timeout``,
     ``mode`` (``poke`` or ``reschedule``) and ``soft_fail`` among them.
@@ -233,6 +243,10 @@ class EntityResolutionIdMappingJobCompletedSensor(EntityResolutionJobCompletedSe
 class EntityResolutionMatchingJobCompletedSensor(EntityResolutionJobCompletedSensor):
     """
     Wait until a matching job is SUCCEEDED; fail the task, with the service's reason, if it FAILED.
+
+    .. seealso::
+        For more information on how to use this sensor, take a look at the guide:
+        :ref:`howto/sensor:EntityResolutionMatchingJobCompletedSensor`
 
     See :class:`EntityResolutionJobCompletedSensor` for the parameters. It also takes
     every parameter of Airflow's ``BaseSensorOperator``.

@@ -68,9 +68,8 @@ class JobSummary(TypedDict):
 
 class JobDescription(JobSummary, total=False):
     """
-    A Get*Job answer as plain JSON (see :func:`~airflow_entityresolution.jobs.job_description`):
-    timestamps are ISO-8601 strings and ``ResponseMetadata`` is left out, so it can go to XCom
-    as it is.
+    A Get*Job answer as plain JSON: timestamps are ISO-8601 strings and ``ResponseMetadata``
+    is left out, so it can go to XCom as it is.
     """
 
     metrics: JobMetrics
@@ -147,8 +146,8 @@ Outcome = Literal["succeeded", "failed", "timeout", "error"]
 
 class JobEvent(TypedDict):
     """
-    The payload of the event a trigger sends the task it resumes (see
-    :func:`~airflow_entityresolution.events.event_from_state`).
+    The payload of the event a trigger sends the task it resumes; see
+    :class:`~airflow_entityresolution.triggers.EntityResolutionJobCompletedTrigger`.
 
     ``status`` follows the Amazon provider's triggers: ``"success"`` when the job SUCCEEDED,
     ``"error"`` otherwise, so code written against them reads these events too. ``outcome``

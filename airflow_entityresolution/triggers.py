@@ -43,6 +43,10 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     """
     Poll a job until it is SUCCEEDED or FAILED, then yield exactly one event.
 
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/trigger:EntityResolutionJobCompletedTrigger`
+
     Subclasses name the job family in :attr:`family`. Every wait in one triggerer that
     uses the same connection settings shares one aiobotocore client.
 
@@ -54,9 +58,10 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     the Amazon provider's triggers.
 
     By default it yields a ``TriggerEvent`` for the task to resume on. Its payload is
-    plain JSON: ``outcome`` (``succeeded``, ``failed``, ``timeout`` or ``error``),
-    ``family``, ``workflow_name``, ``job_id``, ``job`` (the final job description,
-    timestamps as ISO-8601 strings) and ``message`` (the service's
+    plain JSON: ``outcome`` (``succeeded``, ``failed``, ``timeout`` when the polls ran out,
+    or ``error`` when a request failed for good), ``kind`` (the job family's label:
+    ``ID mapping`` or ``matching``), ``workflow_name``, ``job_id``, ``job`` (the final job description, timestamps as
+    ISO-8601 strings; ``None`` on ``timeout`` and ``error``) and ``message`` (the service's
     ``errorDetails.errorMessage`` when the job FAILED, or why the wait could not finish).
 
     With ``end_task``, used by sensors that start in the triggerer, it ends the task
@@ -69,10 +74,12 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     :param job_id: the job's ID.
     :param waiter_delay: seconds between polls.
     :param waiter_max_attempts: the number of polls before the wait gives up.
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
+        connection. If ``None``, boto3's default credential chain is used.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
-    :param verify: Whether or not to verify SSL certificates.
-    :param botocore_config: Configuration dictionary (key-values) for the botocore client.
+    :param verify: Whether to verify SSL certificates, or the path of a CA bundle to verify them with.
+    :param botocore_config: A dict of botocore ``Config`` arguments for the client, such as
+        ``{"retries": {"max_attempts": 20}}`` (the hook calls it ``config``).
     :param end_task: End the task from the triggerer instead of resuming it on a worker.
     :param max_records_not_processed: With ``end_task``, fail a SUCCEEDED job whose
         ``recordsNotProcessed`` is over this count (``int``) or fraction of
@@ -84,6 +91,8 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     """
 
     family: ClassVar[JobFamily]
+    """The job family waited for: :data:`~airflow_entityresolution.jobs.ID_MAPPING` or
+    :data:`~airflow_entityresolution.jobs.MATCHING`."""
 
     def __init__(
         self,
@@ -235,6 +244,10 @@ class EntityResolutionIdMappingJobCompletedTrigger(EntityResolutionJobCompletedT
     """
     Poll an ID mapping job until it is SUCCEEDED or FAILED, then yield exactly one event.
 
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/trigger:EntityResolutionJobCompletedTrigger`
+
     See :class:`EntityResolutionJobCompletedTrigger` for the parameters and the event's payload.
     """
 
@@ -244,6 +257,10 @@ class EntityResolutionIdMappingJobCompletedTrigger(EntityResolutionJobCompletedT
 class EntityResolutionMatchingJobCompletedTrigger(EntityResolutionJobCompletedTrigger):
     """
     Poll a matching job until it is SUCCEEDED or FAILED, then yield exactly one event.
+
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/trigger:EntityResolutionJobCompletedTrigger`
 
     See :class:`EntityResolutionJobCompletedTrigger` for the parameters and the event's payload.
     """

@@ -27,6 +27,7 @@ with DAG(
     catchup=False,
     tags=["example", "entityresolution"],
 ) as dag:
+    # [START howto_operator_entityresolution_failed_job]
     EntityResolutionStartIdMappingJobOperator(
         task_id="map_order_ids",
         workflow_name="orders-id-mapping",
@@ -35,3 +36,4 @@ with DAG(
         waiter_max_attempts=60,
         retries=0,
     )
+    # [END howto_operator_entityresolution_failed_job]

@@ -29,6 +29,7 @@ with DAG(
     catchup=False,
     tags=["example", "entityresolution"],
 ) as dag:
+    # [START howto_operator_entityresolution_start_id_mapping_job]
     start_and_wait = EntityResolutionStartIdMappingJobOperator(
         task_id="map_customer_ids",
         workflow_name="customer-id-mapping",
@@ -42,8 +43,12 @@ with DAG(
         # Jobs take minutes to hours: poll every minute in production. The emulator's jobs take seconds.
         waiter_delay=2,
         waiter_max_attempts=60,
+        # Safe to retry: a retry takes over the job this try started instead of starting another.
+        retries=2,
     )
+    # [END howto_operator_entityresolution_start_id_mapping_job]
 
+    # [START howto_xcom_entityresolution_job_description]
     @task
     def report(job_id: str) -> JobMetrics:
         # Imported when the task runs, so that parsing this file does not load it.
@@ -53,6 +58,8 @@ with DAG(
         job: JobDescription = ti.xcom_pull(task_ids="map_customer_ids", key=JOB_DESCRIPTION_XCOM_KEY)
         print(f"Job {job_id} ended {job['status']} with metrics {job.get('metrics')}")
         return job.get("metrics", {})
+
+    # [END howto_xcom_entityresolution_job_description]
 
     # At run time Airflow passes the XComArg's value; type checkers see only the XComArg.
     report(start_and_wait.output)  # type: ignore[arg-type]

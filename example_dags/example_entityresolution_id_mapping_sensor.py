@@ -29,20 +29,25 @@ with DAG(
     catchup=False,
     tags=["example", "entityresolution"],
 ) as dag:
+    # [START howto_operator_entityresolution_start_without_waiting]
     start = EntityResolutionStartIdMappingJobOperator(
         task_id="start_job",
         workflow_name="supplier-id-mapping",
         wait_for_completion=False,
     )
+    # [END howto_operator_entityresolution_start_without_waiting]
 
+    # [START howto_sensor_entityresolution_id_mapping_job]
     wait = EntityResolutionIdMappingJobCompletedSensor(
         task_id="wait_for_job",
         workflow_name="supplier-id-mapping",
         job_id="{{ ti.xcom_pull(task_ids='start_job') }}",
         deferrable=True,
+        # Jobs take minutes to hours: poke every minute in production. The emulator's jobs take seconds.
         poke_interval=2,
         timeout=600,
     )
+    # [END howto_sensor_entityresolution_id_mapping_job]
 
     @task
     def report(job: JobDescription) -> int:

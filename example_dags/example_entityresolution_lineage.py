@@ -32,7 +32,7 @@ else:  # Airflow 2.11
 
 from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
 
-# [START howto_lineage]
+# [START howto_operator_entityresolution_lineage]
 with DAG(
     dag_id="example_entityresolution_lineage",
     schedule=None,
@@ -48,4 +48,4 @@ with DAG(
         waiter_delay=2,
         waiter_max_attempts=60,
     )
-# [END howto_lineage]
+# [END howto_operator_entityresolution_lineage]

@@ -34,6 +34,7 @@ with DAG(
     catchup=False,
     tags=["example", "entityresolution"],
 ) as dag:
+    # [START howto_operator_entityresolution_start_matching_job]
     match = EntityResolutionStartMatchingJobOperator(
         task_id="match_customers",
         workflow_name="customer-matching",
@@ -44,7 +45,9 @@ with DAG(
         waiter_delay=2,
         waiter_max_attempts=60,
     )
+    # [END howto_operator_entityresolution_start_matching_job]
 
+    # [START howto_xcom_entityresolution_metrics]
     @task
     def report(job_id: str) -> JobMetrics:
         # Imported when the task runs, so that parsing this file does not load it.
@@ -57,10 +60,13 @@ with DAG(
         )
         return metrics
 
+    # [END howto_xcom_entityresolution_metrics]
+
     # At run time Airflow passes the XComArg's value; type checkers see only the XComArg.
     report(match.output)  # type: ignore[arg-type]
 
 
+# [START howto_asset_entityresolution_consumer]
 with DAG(
     dag_id="example_entityresolution_matching_output_consumer",
     schedule=[Asset(MATCHING_OUTPUT)],
@@ -75,3 +81,4 @@ with DAG(
             print(f"Loading the output of matching job {event.extra['job_id']} from {MATCHING_OUTPUT}")
 
     load_matches()
+# [END howto_asset_entityresolution_consumer]

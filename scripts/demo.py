@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,8 +24,12 @@ from botocore import xform_name
 from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "example_dags" / "emulator_scenario.json"
+EXAMPLE_DAGS = REPO / "example_dags"
+SCENARIO = EXAMPLE_DAGS / "emulator_scenario.json"
 LOGS = REPO / ".airflow" / "demo-logs"
+# The examples the demo runs, alone: the example sensor that ends in the triggerer cannot load where
+# OpenLineage's listener runs, as it does here, and Airflow would log so whenever it parses the folder.
+DAGS_FOLDER = REPO / ".airflow" / "demo-dags"
 LINEAGE_EVENTS = LOGS / "openlineage.jsonl"
 
 
@@ -45,6 +50,13 @@ EXAMPLES = (
     Example("example_entityresolution_failed_job", "orders-id-mapping", expect_success=False),
     Example("example_entityresolution_lineage", "loyalty-id-mapping", expect_success=True),
 )
+
+
+def fill_dags_folder() -> None:
+    shutil.rmtree(DAGS_FOLDER, ignore_errors=True)
+    DAGS_FOLDER.mkdir(parents=True)
+    for example in EXAMPLES:
+        shutil.copy(EXAMPLE_DAGS / f"{example.dag_id}.py", DAGS_FOLDER)
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
@@ -79,7 +91,7 @@ def airflow_env(endpoint_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "AIRFLOW_HOME": str(REPO / ".airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
@@ -162,6 +174,7 @@ def report_lineage(dag_id: str) -> int:
 def main() -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     LINEAGE_EVENTS.unlink(missing_ok=True)
+    fill_dags_folder()
     emulator, endpoint_url = start_emulator()
     env = airflow_env(endpoint_url)
     ok = True

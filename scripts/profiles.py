@@ -11,6 +11,7 @@ its platform pins, and everything else as PyPI stood on one date. Each has a rec
     python scripts/profiles.py lock [NAME ...]  # re-resolve the locks (all by default)
     python scripts/profiles.py python NAME      # the interpreter a profile's virtualenv uses
     python scripts/profiles.py requirements NAME  # pip's arguments for the profile's own requirements
+    python scripts/profiles.py extras NAME      # the package's extras the profile installs, for pip
 
 Only the standard library: it runs before any virtualenv exists.
 """
@@ -27,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONSTRAINTS = REPO / "constraints"
+# What every profile runs the suite with: the emulator, the test tools and the lineage listener.
+TEST_EXTRAS = ("emulator", "dev", "openlineage")
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,14 @@ class Profile:
     :param pins: what the platform pins: Airflow and the providers it ships.
     :param lowest_direct: resolve every direct dependency to the lowest version ``pyproject.toml``
         allows (the floor), instead of the highest.
-    :param about: what the profile stands for, as the README's version table names it.
+    :param about: what the profile stands for, as the documentation's profile table names it.
     :param requirements: a requirements file (from the repository's root) locked with the project, for
         what only the profile's own tier needs; it stays out of ``pyproject.toml``, whose minimums are
         the floor profile's.
     :param whole_suite: ``make test`` runs the whole suite in it; ``False`` for a profile that serves
         one tier, run by its own target.
+    :param extras: the package's extras locked and installed with it; the documentation's tools only
+        where ``make docs`` builds it.
     """
 
     name: str
@@ -56,6 +61,7 @@ class Profile:
     about: str = ""
     requirements: str | None = None
     whole_suite: bool = True
+    extras: tuple[str, ...] = TEST_EXTRAS
 
 
 PROFILES = (
@@ -65,6 +71,7 @@ PROFILES = (
         exclude_newer="2026-11-30T00:00:00Z",
         pins=("apache-airflow==3.3.2",),
         about="The newest Airflow with the newest providers, on the newest Python Airflow supports",
+        extras=(*TEST_EXTRAS, "docs"),
     ),
     Profile(
         "airflow-3.1",
@@ -176,12 +183,7 @@ def lock(item: Profile, uv: str) -> None:
         "compile",
         "pyproject.toml",
         *([item.requirements] if item.requirements else []),
-        "--extra",
-        "dev",
-        "--extra",
-        "emulator",
-        "--extra",
-        "openlineage",
+        *(argument for extra in item.extras for argument in ("--extra", extra)),
         "--python-version",
         python_version,
         "--exclude-newer",
@@ -229,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     choosing.add_argument("name")
     requiring = commands.add_parser("requirements")
     requiring.add_argument("name")
+    extending = commands.add_parser("extras")
+    extending.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "names":
         print(" ".join(item.name for item in PROFILES if args.all or item.whole_suite))
@@ -237,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "requirements":
         requirements = profile(args.name).requirements
         print(f"-r {requirements}" if requirements else "")
+    elif args.command == "extras":
+        print(",".join(profile(args.name).extras))
     else:
         for name in args.names or [item.name for item in PROFILES]:
             lock(profile(name), args.uv)

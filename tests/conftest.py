@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -370,3 +372,20 @@ def reschedule_start_dates_as_a_worker_reads_them(monkeypatch):
         return TaskRescheduleStartDate.model_validate({"start_date": answer.start_date})
 
     monkeypatch.setattr(TaskInstanceOperations, "get_reschedule_start_date", validated)
+
+
+def finish_once_polled(emulator: Any, workflow_name: str) -> threading.Thread:
+    """End the workflow's job once a poll saw it unfinished, however late the run reaches the sensor."""
+
+    def finish() -> None:
+        deadline = time.monotonic() + 60
+        while emulator.count("GetIdMappingJob") < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no poll of the job within 60 s")
+            time.sleep(0.05)
+        [job] = emulator.jobs(workflow_name)
+        emulator.finish_job(job.job_id)
+
+    finisher = threading.Thread(target=finish, daemon=True)
+    finisher.start()
+    return finisher

@@ -9,7 +9,9 @@ import botocore.session
 import pytest
 from conftest import REPO, parse_dag_folder, task_states, xcom_value
 
-from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator
+from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
+from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
+from airflow_entityresolution.hooks import EntityResolutionHook
 
 EXAMPLES = REPO / "example_dags"
 SCENARIO = json.loads((EXAMPLES / "emulator_scenario.json").read_text())
@@ -38,6 +40,10 @@ def test_every_example_is_a_dag(example_dags):
         "example_entityresolution_matching_job",
         "example_entityresolution_matching_output_consumer",
         "example_entityresolution_lineage",
+        "example_entityresolution_start_from_trigger",
+        "example_entityresolution_when_busy",
+        "example_entityresolution_hook",
+        "example_entityresolution_trigger",
     }
 
 
@@ -99,3 +105,48 @@ def test_the_lineage_example_runs_as_any_job_without_a_lineage_transport(
     assert job.status == "SUCCEEDED"
     # The suite's own process has no OpenLineage transport, so nothing asked for lineage.
     assert scenario_emulator.count("GetIdMappingWorkflow") == 0
+
+
+def test_a_sensor_that_starts_in_the_triggerer(run_dag, example_dags, scenario_emulator):
+    dag = example_dags["example_entityresolution_start_from_trigger"]
+    assert dag.get_task("wait_for_matching").start_from_trigger is TRIGGERER_RENDERS_TEMPLATES
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"start_matching": "success", "wait_for_matching": "success"}
+    [job] = scenario_emulator.jobs()
+    assert xcom_value(dag_run, "wait_for_matching")["jobId"] == job.job_id
+    assert xcom_value(dag_run, "wait_for_matching", key="metrics")["recordsNotProcessed"] <= 100
+
+
+def test_a_busy_account_makes_one_task_wait_and_fails_the_other(run_dag, example_dags, scenario_emulator):
+    hook = EntityResolutionHook()
+    # Another DAG's jobs hold the account: an ID mapping job that ends, a matching job that does not.
+    holding_ids = hook.start_id_mapping_job("customer-id-mapping")
+    scenario_emulator.script_next_jobs("customer-matching", JobScript.never_finishing())
+    holding_matches = hook.start_matching_job("customer-matching")
+
+    dag_run = run_dag(example_dags["example_entityresolution_when_busy"])
+
+    assert task_states(dag_run) == {"map_supplier_ids": "success", "match_customers_now": "failed"}
+    refused = [r for r in scenario_emulator.requests if r.error_code == "ConflictException"]
+    assert {r.operation for r in refused} == {"StartIdMappingJob", "StartMatchingJob"}
+    [waited] = scenario_emulator.jobs("supplier-id-mapping")
+    assert waited.status == "SUCCEEDED"
+    assert hook.get_id_mapping_job("customer-id-mapping", holding_ids)["status"] == "SUCCEEDED"
+    assert [job.job_id for job in scenario_emulator.jobs("customer-matching")] == [holding_matches]
+
+
+def test_the_hook_from_a_task_of_your_own(run_dag, example_dags, scenario_emulator):
+    dag_run = run_dag(example_dags["example_entityresolution_hook"])
+    assert task_states(dag_run) == {"map_and_count": "success"}
+    [job] = scenario_emulator.jobs()
+    assert xcom_value(dag_run, "map_and_count") == {"job_id": job.job_id, "status": "SUCCEEDED", "jobs": 1}
+
+
+def test_an_operator_of_your_own_defers_to_the_trigger(run_dag, example_dags, scenario_emulator):
+    job_id = EntityResolutionHook().start_matching_job("customer-matching")
+    dag_run = run_dag(example_dags["example_entityresolution_trigger"], run_conf={"job_id": job_id})
+    assert task_states(dag_run) == {"matching_metrics": "success"}
+    assert (
+        xcom_value(dag_run, "matching_metrics")
+        == SCENARIO["matching_workflows"]["customer-matching"]["metrics"]
+    )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from airflow_sdk import DAG
-from conftest import AIRFLOW_VERSION, task_states, xcom_values
+from conftest import AIRFLOW_VERSION, finish_once_polled, task_states, xcom_values
 from packaging.version import Version
 
 from airflow_entityresolution.emulator import JobScript
@@ -39,10 +39,10 @@ def without_airflow_30_in_process_mask_requests(log: str) -> str:
 
 @pytest.fixture
 def secret_connection(entity_resolution_emulator, monkeypatch):
+    # Running until a poll saw it (finish_once_polled), so a deferrable sensor defers however
+    # slowly the run reaches it.
     entity_resolution_emulator.add_id_mapping_workflow(
-        # Long enough that a sensor's first poke finds it running, so a deferrable one defers.
-        "wf",
-        JobScript.succeeded({"inputRecords": 1}, running_seconds=3),
+        "wf", JobScript(running_seconds=None, metrics={"inputRecords": 1})
     )
     connection = {
         "conn_type": "aws",
@@ -89,7 +89,9 @@ def test_no_secret_in_logs_xcom_or_trigger(run_dag, secret_connection, stored_tr
                 timeout=60,
                 **mode,
             )
+    finisher = finish_once_polled(secret_connection, "wf")
     dag_run = run_dag(dag)
+    finisher.join(timeout=5)
     assert set(task_states(dag_run).values()) == {"success"}
     log = capfd.readouterr()
     assert "ID mapping job" in log.out, "the task log was captured"

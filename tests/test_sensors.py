@@ -6,12 +6,10 @@ The job ID reaches the sensor through a template, from the upstream task that st
 from __future__ import annotations
 
 import datetime
-import threading
-import time
 
 import pytest
 from airflow_sdk import DAG, task
-from conftest import FAILURE_MESSAGE, task_states, xcom_value
+from conftest import FAILURE_MESSAGE, finish_once_polled, task_states, xcom_value
 
 from airflow_entityresolution.emulator import Fault, JobScript
 from airflow_entityresolution.errors import EntityResolutionJobFailedError, EntityResolutionRequestError
@@ -67,23 +65,6 @@ def sensor_dag(
 
             start_job() >> sensor
     return dag
-
-
-def finish_once_polled(emulator, workflow_name: str) -> threading.Thread:
-    """End the workflow's job once a poll saw it unfinished, however late the run reaches the sensor."""
-
-    def finish() -> None:
-        deadline = time.monotonic() + 60
-        while emulator.count("GetIdMappingJob") < 1:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no poll of the job within 60 s")
-            time.sleep(0.05)
-        [job] = emulator.jobs(workflow_name)
-        emulator.finish_job(job.job_id)
-
-    finisher = threading.Thread(target=finish, daemon=True)
-    finisher.start()
-    return finisher
 
 
 @pytest.mark.parametrize("mode", MODES)

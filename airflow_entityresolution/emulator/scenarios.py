@@ -1,7 +1,7 @@
 """
 Scenarios: an emulator's options, workflows and ID namespaces, declared in a mapping or a JSON file.
 
-:meth:`~airflow_entityresolution.emulator.state.EntityResolutionEmulator.from_scenario` builds an
+:meth:`~airflow_entityresolution.emulator.EntityResolutionEmulator.from_scenario` builds an
 emulator from one. A scenario is a mapping with these keys, all optional::
 
     {
