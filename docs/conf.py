@@ -34,6 +34,8 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 html_theme = "furo"
 html_title = f"airflow-entityresolution {release}"
+# The footer says "Made with Furo" only: the project's pages name no people.
+html_show_sphinx = False
 
 # The markdown pages are the repository's own files, included whole: their level-1 heading is the page's.
 myst_heading_anchors = 3
