@@ -60,9 +60,10 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
     By default it yields a ``TriggerEvent`` for the task to resume on. Its payload is
     plain JSON: ``outcome`` (``succeeded``, ``failed``, ``timeout`` when the polls ran out,
     or ``error`` when a request failed for good), ``kind`` (the job family's label:
-    ``ID mapping`` or ``matching``), ``workflow_name``, ``job_id``, ``job`` (the final job description, timestamps as
-    ISO-8601 strings; ``None`` on ``timeout`` and ``error``) and ``message`` (the service's
-    ``errorDetails.errorMessage`` when the job FAILED, or why the wait could not finish).
+    ``ID mapping`` or ``matching``), ``workflow_name``, ``job_id``, ``job`` (the final job
+    description, timestamps as ISO-8601 strings; ``None`` on ``timeout`` and ``error``) and
+    ``message`` (the service's ``errorDetails.errorMessage`` when the job FAILED, or why the
+    wait could not finish).
 
     With ``end_task``, used by sensors that start in the triggerer, it ends the task
     itself and the task never reaches a worker: it pushes the final description as the
