@@ -52,8 +52,11 @@ def try_number() -> int:
 
 def one_task_dag(dag_id: str, body: Callable[[], Any], retries: int = 0) -> DAG:
     """A DAG whose one task, ``rule``, runs ``body`` and returns what it returns, with ``retries``."""
+    # One XCom for the whole answer: Airflow 3.0 refuses a None value pushed as one of several outputs.
     with DAG(dag_id, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)) as dag:
-        task(task_id="rule", retries=retries, retry_delay=datetime.timedelta(0))(body)()
+        task(task_id="rule", retries=retries, retry_delay=datetime.timedelta(0), multiple_outputs=False)(
+            body
+        )()
     return dag
 
 
