@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_entityresolution.emulator.clock import Clock, ManualClock
 from airflow_entityresolution.emulator.state import (
     EntityResolutionEmulator,
     Fault,
@@ -30,12 +31,14 @@ if TYPE_CHECKING:
     from airflow_entityresolution.emulator.server import EmulatorServer
 
 __all__ = [
+    "Clock",
     "EmulatorServer",
     "EntityResolutionEmulator",
     "Fault",
     "FaultType",
     "JobScript",
     "JobSnapshot",
+    "ManualClock",
     "RecordedRequest",
 ]
 

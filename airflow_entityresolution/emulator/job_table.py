@@ -6,11 +6,11 @@ Nothing here locks: the emulator calls it under its own lock.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from airflow_entityresolution.emulator.clock import Clock
 from airflow_entityresolution.emulator.job_records import ForcedEnd, Job, JobSnapshot
 from airflow_entityresolution.emulator.replies import ServiceError, checked, json_body, page, page_size
 from airflow_entityresolution.emulator.resource_types import name_in_arn
@@ -45,13 +45,15 @@ class JobTable:
     :param concurrency: what a start does while another job of the same family is QUEUED or
         RUNNING in the region, as :class:`~airflow_entityresolution.emulator.state.EntityResolutionEmulator`
         takes it.
+    :param clock: the clock that dates the jobs.
     """
 
-    def __init__(self, account_id: str, concurrency: Concurrency) -> None:
+    def __init__(self, account_id: str, concurrency: Concurrency, clock: Clock) -> None:
         if concurrency not in CONCURRENCY_MODES:
             raise ValueError(f"concurrency must be one of {CONCURRENCY_MODES}, not {concurrency!r}.")
         self.account_id = account_id
         self.concurrency = concurrency
+        self._clock = clock
         self._workflows: dict[tuple[JobFamily, str, str], ScriptedWorkflow] = {}
         self._jobs: dict[str, Job] = {}
 
@@ -129,7 +131,7 @@ class JobTable:
             workflow=workflow,
             script=script,
             created_at=now,
-            created_wall=time.time(),
+            created_wall=self._clock.wall_time(now),
             job_type=body.get("jobType"),
             output_source_config=_as_tuple(body.get("outputSourceConfig")) or script.output_source_config,
             clock_start=None if waits_for else now,

@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_entityresolution.emulator.clock import Clock, SystemClock
 from airflow_entityresolution.emulator.dispatch import Operations
 from airflow_entityresolution.emulator.faults import ArmedFaults, Fault, FaultType, answer_with_fault
 from airflow_entityresolution.emulator.job_records import JobSnapshot
@@ -67,6 +67,8 @@ class EntityResolutionEmulator:
     :param request_log_limit: how many of the newest requests :attr:`requests` keeps, so
         that long benchmarks run in bounded memory; ``None`` keeps all. :meth:`count`
         counts every request regardless.
+    :param clock: what jobs, the rate limit and timestamps follow: the system's by default,
+        a :class:`~airflow_entityresolution.emulator.ManualClock` to move by hand.
     """
 
     def __init__(
@@ -75,16 +77,18 @@ class EntityResolutionEmulator:
         concurrency: Concurrency = "reject",
         rate_limit_per_second: float | None = None,
         request_log_limit: int | None = DEFAULT_REQUEST_LOG_LIMIT,
+        clock: Clock | None = None,
     ) -> None:
-        self._jobs = JobTable(account_id, concurrency)
+        self._clock = clock or SystemClock()
+        self._jobs = JobTable(account_id, concurrency, self._clock)
         self._rate_limit = RateLimit(rate_limit_per_second)
         self.account_id = account_id
         self.endpoint_url: str | None = None
         self._lock = threading.Lock()
-        self._resources = ResourceStore(account_id)
+        self._resources = ResourceStore(account_id, self._clock)
         self._operations = Operations(self._jobs, self._resources)
         self._faults = ArmedFaults()
-        self._log = RequestLog(request_log_limit)
+        self._log = RequestLog(request_log_limit, self._clock)
 
     @property
     def concurrency(self) -> Concurrency:
@@ -105,16 +109,17 @@ class EntityResolutionEmulator:
         self._rate_limit.per_second = rate_limit_per_second
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> EntityResolutionEmulator:
+    def from_scenario(cls, scenario: Scenario, clock: Clock | None = None) -> EntityResolutionEmulator:
         """
         Build an emulator from a scenario, or from the path of a JSON file holding one.
 
         :mod:`airflow_entityresolution.emulator.scenarios` documents a scenario's keys.
 
         :param scenario: the scenario mapping, or the path of a JSON file that holds one.
+        :param clock: the emulator's clock, as the constructor takes it.
         """
         spec = read_scenario(scenario)
-        emulator = cls(**emulator_options(spec))
+        emulator = cls(**emulator_options(spec), clock=clock)
         for workflow in workflow_declarations(spec):
             resource_type = WORKFLOW_TYPE_OF[workflow.family]
             emulator._add_resource(
@@ -229,7 +234,7 @@ class EntityResolutionEmulator:
         :param error_message: the error message of a FAILED job; defaults to its script's.
         """
         with self._lock:
-            self._jobs.finish(job_id, status, error_message, time.monotonic())
+            self._jobs.finish(job_id, status, error_message, self._clock.monotonic())
 
     def jobs(self, workflow_name: str | None = None) -> list[JobSnapshot]:
         """
@@ -238,7 +243,7 @@ class EntityResolutionEmulator:
         :param workflow_name: only the jobs of workflows of this name; ``None`` for all.
         """
         with self._lock:
-            return self._jobs.snapshots(workflow_name, time.monotonic())
+            return self._jobs.snapshots(workflow_name, self._clock.monotonic())
 
     def inject(self, *faults: Fault) -> None:
         """
@@ -302,7 +307,7 @@ class EntityResolutionEmulator:
         :param call: the request, as the server parsed it.
         """
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             fault = None
             if not self._rate_limit.admits(call.region, now):
                 reply = ServiceError("ThrottlingException", "Rate exceeded").reply()
