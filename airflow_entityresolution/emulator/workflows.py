@@ -101,6 +101,16 @@ class ResourceStore:
         self._resources[(resource_type, region, name)] = resource
         return resource
 
+    def declare(
+        self, resource_type: ResourceType, name: str, region: str, definition: Mapping[str, Any] | None
+    ) -> Resource:
+        """Keep a resource a test declares, refusing with ``ValueError`` what it cannot declare."""
+        resource_type.check_declared_name(name)
+        stored = resource_type.checked_definition(definition, self.account_id, region, name)
+        if self.find(resource_type, region, name) is not None:
+            raise ValueError(f"The {resource_type.label} {name!r} is already declared in {region}.")
+        return self.add(resource_type, name, region, stored)
+
     def create(self, resource_type: ResourceType, region: str, body: bytes) -> Resource:
         """Answer a Create: check its body, refuse a name in use, and keep the resource."""
         name, definition = checked(resource_type.read_create_request, json_body(body), "")
