@@ -3,8 +3,8 @@ The emulator's clock: the system's, or a manual one that a test moves by hand.
 
 Everything in the emulator that depends on time reads it from one clock: how far each job has
 come, when a workflow starts a job by itself, the rate limit, and every timestamp it answers.
-Pass a :class:`ManualClock` to the emulator to make all of that happen exactly when the test
-says, without waiting.
+Pass a :class:`~airflow_entityresolution.emulator.ManualClock` to the emulator to make all of
+that happen exactly when the test says, without waiting.
 """
 
 from __future__ import annotations
