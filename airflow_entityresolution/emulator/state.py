@@ -13,7 +13,6 @@ from another. The names this module has always exported are still importable fro
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +39,7 @@ from airflow_entityresolution.emulator.scenarios import (
 from airflow_entityresolution.emulator.scripts import JobScript, check_script_metrics
 from airflow_entityresolution.emulator.self_starts import SelfStarts
 from airflow_entityresolution.emulator.throttling import RateLimit
-from airflow_entityresolution.emulator.wire import DEFAULT_REGION, ApiCall
+from airflow_entityresolution.emulator.wire import DEFAULT_REGION, ApiCall, airflow_connection_json
 from airflow_entityresolution.emulator.workflows import ResourceStore
 from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily, JobStatus
 from airflow_entityresolution.renamed import serve_old_names
@@ -147,11 +146,8 @@ class EntityResolutionEmulator:
         """
         Declare an ID mapping workflow and return its ARN.
 
-        Without a definition the workflow gets a rule-based one: a SOURCE input from the Glue
-        table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema
-        ``{name}``, output to ``s3://entity-resolution-{account}-{region}/{name}/``, one rule
-        matching on ``email``, and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``
-        (characters other than letters, digits, ``_`` and ``-`` in ``name`` become ``_``).
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_id_mapping_definition`.
 
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
@@ -174,11 +170,8 @@ class EntityResolutionEmulator:
         """
         Declare a matching workflow and return its ARN.
 
-        Without a definition the workflow gets a rule-matching one: an input from the Glue table
-        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
-        normalized, output of the ``email`` column to ``s3://entity-resolution-{account}-{region}/{name}/``,
-        one rule matching on ``email``, and the role
-        ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_matching_definition`.
 
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
@@ -196,9 +189,8 @@ class EntityResolutionEmulator:
         """
         Declare an ID namespace and return its ARN.
 
-        Without a definition the namespace is of type SOURCE, with an input from the Glue table
-        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
-        and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_id_namespace_definition`.
 
         :param name: the namespace name.
         :param region: the region it lives in.
@@ -340,15 +332,7 @@ class EntityResolutionEmulator:
         """
         if self.endpoint_url is None:
             raise RuntimeError("The emulator is not served: start an EmulatorServer with it first.")
-        return json.dumps(
-            {
-                "conn_type": "aws",
-                "description": f"{conn_id}: AWS Entity Resolution emulator",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"region_name": region_name, "endpoint_url": self.endpoint_url},
-            }
-        )
+        return airflow_connection_json(self.endpoint_url, conn_id, region_name)
 
     def handle(self, call: ApiCall) -> Reply:
         """
