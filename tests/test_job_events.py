@@ -66,16 +66,19 @@ def supervisor_comms(airflow_db, monkeypatch) -> None:
     supervisor.client.base_url = "http://in-process.invalid./"
 
     class Comms:
-        async def asend(self, message: Any) -> Any:
-            # As Airflow's in-process supervisor does for dag.test(): the API server's own Variable
-            # lookups would take a set SUPERVISOR_COMMS for a task's. In the loop's thread, with no
-            # await, no trigger sees it unset.
+        def send(self, message: Any) -> Any:
+            # As Airflow's in-process supervisor does for dag.test(): the API server's own lookups
+            # would take a set SUPERVISOR_COMMS for a task's. In the loop's thread, with no await,
+            # no trigger sees it unset.
             del task_runner.SUPERVISOR_COMMS
             try:
                 TriggerRunnerSupervisor._handle_request(supervisor, message, None, 0)
             finally:
                 task_runner.SUPERVISOR_COMMS = self
-            return answers.pop()
+            return answers.pop() if answers else None
+
+        async def asend(self, message: Any) -> Any:
+            return self.send(message)
 
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
 
