@@ -300,7 +300,8 @@ class EntityResolutionIdMappingJobEventTrigger(EntityResolutionJobEventTrigger):
         For more information on how to use this trigger, take a look at the guide:
         :ref:`howto/job_events:EntityResolutionJobEventTrigger`
 
-    See :class:`EntityResolutionJobEventTrigger` for the parameters and the event's payload.
+    See :class:`~airflow_entityresolution.job_events.EntityResolutionJobEventTrigger` for the parameters
+    and the event's payload.
     """
 
     family = ID_MAPPING
@@ -314,7 +315,8 @@ class EntityResolutionMatchingJobEventTrigger(EntityResolutionJobEventTrigger):
         For more information on how to use this trigger, take a look at the guide:
         :ref:`howto/job_events:EntityResolutionJobEventTrigger`
 
-    See :class:`EntityResolutionJobEventTrigger` for the parameters and the event's payload.
+    See :class:`~airflow_entityresolution.job_events.EntityResolutionJobEventTrigger` for the parameters
+    and the event's payload.
     """
 
     family = MATCHING

@@ -2,7 +2,7 @@
 Triggers that wait, in the triggerer, for an Entity Resolution job to end.
 
 The event triggers, which announce every job of a workflow that ends, are served from here too
-(:mod:`airflow_entityresolution.job_events`): on Airflow 2.11, which has no asset watchers,
+(``airflow_entityresolution.job_events``): on Airflow 2.11, which has no asset watchers,
 importing them raises an ``ImportError`` that says so, and the rest of this module works.
 """
 
@@ -284,7 +284,7 @@ TRIGGERS: dict[str, type[EntityResolutionJobCompletedTrigger]] = {
 
 
 EVENT_TRIGGERS = ("EntityResolutionIdMappingJobEventTrigger", "EntityResolutionMatchingJobEventTrigger")
-"""The event triggers' names: classes of :mod:`airflow_entityresolution.job_events`, served by this module."""
+"""The event triggers' names: classes of ``airflow_entityresolution.job_events``, served by this module."""
 
 
 def __getattr__(name: str) -> Any:
