@@ -29,6 +29,13 @@ Airflow 2.10 to 3.2 start a task in the triggerer with its fields as written in 
 file, so a templated ``job_id`` would reach the service as ``{{ ... }}``
 (apache/airflow#53063); 3.3 renders them first (apache/airflow#64715)."""
 
+SHARED_STREAMS = Version("3.3") <= AIRFLOW_VERSION
+"""Whether this Airflow's triggerer runs event triggers on shared streams, with ack mode.
+
+Airflow 3.3 polls once for every event trigger with the same ``shared_stream_key`` and, in ack
+mode, tells the stream's producer once the events derived from a poll are in the metadata DB;
+Airflow 3.0 to 3.2 run each event trigger's own ``run()`` and confirm nothing."""
+
 COMMON_COMPAT_SDK = "airflow.providers.common.compat.sdk"
 
 # Each name's homes, newest first, after common-compat's: (module, name there).
@@ -62,6 +69,14 @@ def _find(name: str) -> Any:
     raise ImportError(f"{name} is in none of {[module for module, _ in _HOMES[name]]}")
 
 
+def require_asset_watchers(name: str) -> None:
+    """Raise an ImportError naming ``name`` unless this Airflow has asset watchers (Airflow 3)."""
+    if not AIRFLOW_3:
+        raise ImportError(
+            f"{name} needs Airflow 3.0 or later (asset watchers); this is Airflow {_airflow_version}"
+        )
+
+
 def task_instance(context: Mapping[str, Any] | None) -> Any | None:
     """The running task instance of ``context``, or ``None`` when ``execute()`` is called outside a task.
 
@@ -76,6 +91,12 @@ def push_xcom(context: Mapping[str, Any] | None, key: str, value: Any) -> None:
     if ti is not None:
         ti.xcom_push(key=key, value=value)
 
+
+if TYPE_CHECKING or SHARED_STREAMS:
+    from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
+else:
+    # Before 3.3 no triggerer builds a producer: the event triggers' producer class only has to exist.
+    AdvanceItem = SharedStreamProducer = object
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import (
@@ -99,14 +120,18 @@ __all__ = [
     "AIRFLOW_3",
     "AIRFLOW_VERSION",
     "ORIGINS",
+    "SHARED_STREAMS",
     "TRIGGERER_RENDERS_TEMPLATES",
+    "AdvanceItem",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "Asset",
     "Context",
     "PokeReturnValue",
+    "SharedStreamProducer",
     "Variable",
     "conf",
     "push_xcom",
+    "require_asset_watchers",
     "task_instance",
 ]

@@ -379,6 +379,16 @@ class EntityResolutionHook(AwsBaseHook):
             )
         return jobs.JobState(family, workflow_name, job_id, jobs.job_description(response))
 
+    async def async_list_jobs(
+        self, client: AsyncEntityResolutionClient, family: JobFamily, workflow_name: str
+    ) -> list[JobSummary]:
+        """The asynchronous twin of :meth:`list_jobs`, through an aiobotocore ``client``: every page."""
+        family.check_workflow_name(workflow_name, "workflow_name")
+        paginator = client.get_paginator(cast("ListJobsMethod", _method(family.list_operation)))
+        with errors.translated_errors(family.list_operation, workflow_name):
+            pages = [page async for page in paginator.paginate(workflowName=workflow_name)]
+        return [jobs.job_description(job) for page in pages for job in page.get("jobs", [])]
+
     async def async_wait_for_job(
         self,
         family: JobFamily,

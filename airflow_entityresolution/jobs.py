@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -41,6 +41,16 @@ class JobStatus(enum.StrEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 KNOWN_STATUSES = frozenset(JobStatus)
+
+
+def check_end_statuses(value: Any, parameter: str = "statuses") -> list[str]:
+    """Return ``value`` as a sorted list if it is a non-empty collection of end statuses, else raise."""
+    expected = f"a non-empty list of end statuses from {', '.join(sorted(TERMINAL_STATUSES))}"
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Collection) or not value:
+        raise validation.InvalidParameterError(parameter, value, expected)
+    if not all(isinstance(status, str) for status in value) or not set(value) <= TERMINAL_STATUSES:
+        raise validation.InvalidParameterError(parameter, value, expected)
+    return sorted(str(status) for status in set(value))
 
 
 class TaskLog(Protocol):

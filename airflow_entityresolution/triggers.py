@@ -1,4 +1,10 @@
-"""Triggers that wait, in the triggerer, for an Entity Resolution job to end."""
+"""
+Triggers that wait, in the triggerer, for an Entity Resolution job to end.
+
+The event triggers, which announce every job of a workflow that ends, are served from here too
+(``airflow_entityresolution.job_events``): on Airflow 2.11, which has no asset watchers,
+importing them raises an ``ImportError`` that says so, and the rest of this module works.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from airflow.triggers.base import (
     TriggerEvent,
 )
 
+from airflow_entityresolution.compat import AIRFLOW_3, require_asset_watchers
 from airflow_entityresolution.errors import EntityResolutionError, EntityResolutionWaitTimeoutError
 from airflow_entityresolution.events import event_from_error, event_from_state
 from airflow_entityresolution.hooks import EntityResolutionHook
@@ -274,3 +281,21 @@ TRIGGERS: dict[str, type[EntityResolutionJobCompletedTrigger]] = {
     for trigger in (EntityResolutionIdMappingJobCompletedTrigger, EntityResolutionMatchingJobCompletedTrigger)
 }
 """The trigger of each job family, by its :attr:`~airflow_entityresolution.jobs.JobFamily.key`."""
+
+
+EVENT_TRIGGERS = ("EntityResolutionIdMappingJobEventTrigger", "EntityResolutionMatchingJobEventTrigger")
+"""The event triggers' names: classes of ``airflow_entityresolution.job_events``, served by this module."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in EVENT_TRIGGERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    require_asset_watchers(name)
+    from airflow_entityresolution import job_events
+
+    return getattr(job_events, name)
+
+
+def __dir__() -> list[str]:
+    # Airflow 2.11 lists no event trigger: `from ... import *` never reaches the ImportError.
+    return sorted([*globals(), *(EVENT_TRIGGERS if AIRFLOW_3 else ())])

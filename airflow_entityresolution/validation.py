@@ -238,10 +238,17 @@ def check_output_asset(uri: Any, parameter: str = "output_asset") -> str:
     return check_pattern(parameter, uri, OUTPUT_S3_PATH, expected, max_length=1024)
 
 
+def check_seconds(value: Any, parameter: str, *, positive: bool = False) -> float:
+    """Return ``value`` if it is a number of seconds >= 0 (> 0 if ``positive``), else raise."""
+    number = not isinstance(value, bool) and isinstance(value, int | float)
+    if not number or value < 0 or (positive and value == 0):
+        raise InvalidParameterError(parameter, value, f"a number of seconds {'>' if positive else '>='} 0")
+    return float(value)
+
+
 def check_waiter_settings(waiter_delay: Any, waiter_max_attempts: Any) -> None:
     """Raise :class:`InvalidParameterError` unless the two describe a possible wait."""
-    if isinstance(waiter_delay, bool) or not isinstance(waiter_delay, int | float) or waiter_delay < 0:
-        raise InvalidParameterError("waiter_delay", waiter_delay, "a number of seconds >= 0")
+    check_seconds(waiter_delay, "waiter_delay")
     if (
         isinstance(waiter_max_attempts, bool)
         or not isinstance(waiter_max_attempts, int)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 
 import botocore.session
 import pytest
-from conftest import REPO, parse_dag_folder, task_states, xcom_value
+from conftest import AIRFLOW_3, REPO, parse_dag_folder, task_states, xcom_value
 
 from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
@@ -44,7 +45,21 @@ def test_every_example_is_a_dag(example_dags):
         "example_entityresolution_when_busy",
         "example_entityresolution_hook",
         "example_entityresolution_trigger",
+        # Asset watchers are Airflow 3's: on 2.11 the file defines no DAG.
+        *(["example_entityresolution_job_events"] if AIRFLOW_3 else []),
     }
+
+
+@pytest.mark.skipif(not AIRFLOW_3, reason="asset watchers need Airflow 3")
+def test_job_events_consumer_is_scheduled_on_the_watched_asset(example_dags):
+    from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger
+
+    asset = runpy.run_path(str(EXAMPLES / "example_entityresolution_job_events.py"))["customer_matching_jobs"]
+    [watcher] = asset.watchers
+    assert isinstance(watcher.trigger, EntityResolutionMatchingJobEventTrigger)
+    assert watcher.trigger.serialize()[1]["workflow_name"] in SCENARIO["matching_workflows"]
+    consumer = example_dags["example_entityresolution_job_events"]
+    assert consumer.task_ids == ["report_matches"]
 
 
 def test_start_and_wait_deferrably(run_dag, example_dags, scenario_emulator):

@@ -10,12 +10,21 @@ aiobotocore clients reach it through ``endpoint_url`` alone::
     emulator.add_id_mapping_workflow("my-workflow", JobScript.failed("Input table not found"))
     with EmulatorServer(emulator) as server:
         client = boto3.client("entityresolution", endpoint_url=server.endpoint_url, region_name="us-east-1")
+
+Jobs can also start by themselves, with no Start call: a matching workflow whose incremental
+run type is ``IMMEDIATE`` starts one on
+:meth:`~airflow_entityresolution.emulator.EntityResolutionEmulator.data_arrived`, and any
+workflow starts one at a moment planned with
+:meth:`~airflow_entityresolution.emulator.EntityResolutionEmulator.start_job_after` (or a
+scenario's ``self_started_jobs``). With a :class:`~airflow_entityresolution.emulator.ManualClock`,
+jobs move only when the test advances the clock.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_entityresolution.emulator.clock import Clock, ManualClock
 from airflow_entityresolution.emulator.state import (
     EntityResolutionEmulator,
     Fault,
@@ -30,12 +39,14 @@ if TYPE_CHECKING:
     from airflow_entityresolution.emulator.server import EmulatorServer
 
 __all__ = [
+    "Clock",
     "EmulatorServer",
     "EntityResolutionEmulator",
     "Fault",
     "FaultType",
     "JobScript",
     "JobSnapshot",
+    "ManualClock",
     "RecordedRequest",
 ]
 

@@ -33,7 +33,14 @@ DEFAULT_RULES = ({"ruleName": f"match-on-{DEFAULT_MATCH_KEY}", "matchingKeys": [
 
 
 def default_id_mapping_definition(account: str, region: str, name: str) -> dict[str, Any]:
-    """A rule-based ID mapping workflow over one Glue table, writing under an S3 prefix of its name."""
+    """
+    A rule-based ID mapping workflow over one Glue table, writing under an S3 prefix of its name.
+
+    A SOURCE input from the Glue table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}``
+    with schema ``{name}``, output to ``s3://entity-resolution-{account}-{region}/{name}/``, one rule
+    matching on ``email``, and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``
+    (characters other than letters, digits, ``_`` and ``-`` in ``name`` become ``_``).
+    """
     return {
         "inputSourceConfig": [
             {
@@ -57,7 +64,14 @@ def default_id_mapping_definition(account: str, region: str, name: str) -> dict[
 
 
 def default_matching_definition(account: str, region: str, name: str) -> dict[str, Any]:
-    """A rule-matching workflow over one Glue table, writing its match key under an S3 prefix of its name."""
+    """
+    A rule-matching workflow over one Glue table, writing its match key under an S3 prefix of its name.
+
+    An input from the Glue table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}``
+    with schema ``{name}``, normalized, output of the ``email`` column to
+    ``s3://entity-resolution-{account}-{region}/{name}/``, one rule matching on ``email``, and the
+    role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+    """
     return {
         "inputSourceConfig": [
             {
@@ -85,7 +99,12 @@ def default_matching_definition(account: str, region: str, name: str) -> dict[st
 
 
 def default_id_namespace_definition(account: str, region: str, name: str) -> dict[str, Any]:
-    """A SOURCE ID namespace over one Glue table."""
+    """
+    A SOURCE ID namespace over one Glue table.
+
+    An input from the Glue table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}``
+    with schema ``{name}``, and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+    """
     return {
         "type": "SOURCE",
         "inputSourceConfig": [

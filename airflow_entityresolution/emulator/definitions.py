@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from airflow_entityresolution.emulator.checks import (
     Check,
@@ -38,6 +39,9 @@ PROFILE_DOMAIN_ARN = re.compile(
 )
 PROFILE_OBJECT_TYPE_ARN = re.compile(PROFILE_DOMAIN_ARN.pattern + r"/object-types/[a-zA-Z0-9_\-]{1,255}")
 ATTRIBUTE_NAME = re.compile(r"[a-zA-Z0-9_\- ]*")
+
+# The incremental run type of a matching workflow the service runs whenever new data arrives.
+IMMEDIATE = "IMMEDIATE"
 
 DESCRIPTION = text(max_length=255, expected="a description of at most 255 characters")
 INPUT_SOURCE = text(INPUT_SOURCE_ARN, "a Glue table, matching workflow or ID namespace ARN")
@@ -141,7 +145,7 @@ MATCHING_WORKFLOW_DEFINITION = Structure(
     },
     {
         **COMMON_OPTIONAL_MEMBERS,
-        "incrementalRunConfig": Structure({}, {"incrementalRunType": choice("IMMEDIATE")}),
+        "incrementalRunConfig": Structure({}, {"incrementalRunType": choice(IMMEDIATE)}),
     },
 )
 ID_NAMESPACE_DEFINITION = Structure(
@@ -175,3 +179,8 @@ ID_NAMESPACE_DEFINITION = Structure(
         "roleArn": check_role_arn,
     },
 )
+
+
+def runs_on_new_data(definition: Mapping[str, Any]) -> bool:
+    """Tell whether the service starts a workflow's jobs by itself whenever new data arrives."""
+    return bool(definition.get("incrementalRunConfig", {}).get("incrementalRunType") == IMMEDIATE)

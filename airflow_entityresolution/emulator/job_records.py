@@ -29,6 +29,7 @@ class JobSnapshot:
     :param metrics: the metrics a Get would report now.
     :param job_type: the ``jobType`` it was started with.
     :param output_source_config: the output sources it reports.
+    :param self_started: whether its workflow started it by itself, with no Start call.
     """
 
     job_id: str
@@ -42,6 +43,7 @@ class JobSnapshot:
     metrics: Mapping[str, int] | None
     job_type: str | None
     output_source_config: Sequence[Mapping[str, str]] | None
+    self_started: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Job:
     :param clock_start: when its script's clock started; ``None`` while it waits for another job.
     :param waits_for: the job it is queued behind, until that one ends.
     :param forced: how it was ended by hand, if it was.
+    :param self_started: whether its workflow started it by itself, with no Start call.
     """
 
     job_id: str
@@ -89,6 +92,7 @@ class Job:
     clock_start: float | None
     waits_for: Job | None = None
     forced: ForcedEnd | None = None
+    self_started: bool = False
 
     @property
     def family(self) -> JobFamily:
@@ -173,6 +177,7 @@ class Job:
             metrics=self.metrics_at(now),
             job_type=self.job_type,
             output_source_config=self.output_source_config,
+            self_started=self.self_started,
         )
 
 

@@ -1,16 +1,18 @@
 """
 The jobs of one emulator: their Start, Get and List calls, the one-job quota and queued jobs' clocks.
 
-Nothing here locks: the emulator calls it under its own lock.
+Nothing here locks: the emulator calls it under its own lock. Jobs are kept in the order they
+started, those their workflows started by themselves included, so that the newest is the last.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from airflow_entityresolution.emulator.clock import Clock
+from airflow_entityresolution.emulator.definitions import runs_on_new_data
 from airflow_entityresolution.emulator.job_records import ForcedEnd, Job, JobSnapshot
 from airflow_entityresolution.emulator.replies import ServiceError, checked, json_body, page, page_size
 from airflow_entityresolution.emulator.resource_types import name_in_arn
@@ -45,13 +47,15 @@ class JobTable:
     :param concurrency: what a start does while another job of the same family is QUEUED or
         RUNNING in the region, as :class:`~airflow_entityresolution.emulator.state.EntityResolutionEmulator`
         takes it.
+    :param clock: the clock that dates the jobs.
     """
 
-    def __init__(self, account_id: str, concurrency: Concurrency) -> None:
+    def __init__(self, account_id: str, concurrency: Concurrency, clock: Clock) -> None:
         if concurrency not in CONCURRENCY_MODES:
             raise ValueError(f"concurrency must be one of {CONCURRENCY_MODES}, not {concurrency!r}.")
         self.account_id = account_id
         self.concurrency = concurrency
+        self._clock = clock
         self._workflows: dict[tuple[JobFamily, str, str], ScriptedWorkflow] = {}
         self._jobs: dict[str, Job] = {}
 
@@ -59,7 +63,13 @@ class JobTable:
         """Give a new workflow what its jobs need: its scripts, found by family, region and name."""
         family = resource.type.job_family
         if family is not None:
-            workflow = ScriptedWorkflow(family, resource.name, resource.region, script or JobScript())
+            workflow = ScriptedWorkflow(
+                family,
+                resource.name,
+                resource.region,
+                script or JobScript(),
+                runs_on_new_data=runs_on_new_data(resource.definition),
+            )
             self._workflows[(family, resource.region, resource.name)] = workflow
         return resource
 
@@ -83,7 +93,7 @@ class JobTable:
         self, workflow_name: str, scripts: Sequence[JobScript], region: str | None, family: str | None
     ) -> None:
         """Queue scripts for the next starts on a workflow declared by that name."""
-        workflow = self._declared_workflow(workflow_name, region, family)
+        workflow = self.declared_workflow(workflow_name, region, family)
         for script in scripts:
             check_script_metrics(workflow.family, script)
         workflow.next_scripts.extend(scripts)
@@ -123,24 +133,40 @@ class JobTable:
         body = _start_body(family, call.body)
         workflow = self._resolve_workflow(family, call)
         waits_for = self._job_to_wait_for(family, workflow.region, now)
-        script = workflow.take_script()
-        job = Job(
-            job_id=uuid.uuid4().hex,
-            workflow=workflow,
-            script=script,
-            created_at=now,
-            created_wall=time.time(),
+        job = self._keep_job(
+            workflow,
+            workflow.take_script(),
+            uuid.uuid4().hex,
+            now,
+            waits_for,
             job_type=body.get("jobType"),
-            output_source_config=_as_tuple(body.get("outputSourceConfig")) or script.output_source_config,
-            clock_start=None if waits_for else now,
-            waits_for=waits_for,
+            output_source_config=_as_tuple(body.get("outputSourceConfig")),
         )
-        self._jobs[job.job_id] = job
         payload: dict[str, Any] = {"jobId": job.job_id}
         if family.reports_job_type:
             echoed = {"outputSourceConfig": body.get("outputSourceConfig"), "jobType": job.job_type}
             payload.update({name: value for name, value in echoed.items() if value is not None})
         return payload
+
+    def self_start(
+        self, workflow: ScriptedWorkflow, script: JobScript | None, job_id: str, at: float
+    ) -> None:
+        """
+        Start a job as its workflow does by itself, with no Start call to answer.
+
+        With no caller to refuse, the job waits QUEUED behind the family's unfinished job in the
+        region, unless the concurrency is ``"unlimited"``. A workflow deleted since the start was
+        planned starts nothing.
+
+        :param workflow: the workflow that starts it.
+        :param script: how it runs; ``None`` takes the workflow's next script, as a Start does.
+        :param job_id: its ID.
+        :param at: when it starts, on the monotonic clock; no earlier than any job kept.
+        """
+        if self._workflows.get((workflow.family, workflow.region, workflow.name)) is not workflow:
+            return
+        waits_for = self._queue_behind(workflow.family, workflow.region, at)
+        self._keep_job(workflow, script or workflow.take_script(), job_id, at, waits_for, self_started=True)
 
     def get(self, family: JobFamily, call: ApiCall, now: float) -> dict[str, Any]:
         """Answer a Get: the job's description as of ``now``."""
@@ -169,7 +195,8 @@ class JobTable:
             payload["nextToken"] = next_token
         return payload
 
-    def _declared_workflow(self, name: str, region: str | None, family: str | None) -> ScriptedWorkflow:
+    def declared_workflow(self, name: str, region: str | None, family: str | None) -> ScriptedWorkflow:
+        """The workflow of this name, in ``region`` and of ``family`` where given; ``KeyError`` if none."""
         candidates = [
             workflow
             for (workflow_family, workflow_region, workflow_name), workflow in self._workflows.items()
@@ -199,25 +226,57 @@ class JobTable:
         return workflow
 
     def _job_to_wait_for(self, family: JobFamily, region: str, now: float) -> Job | None:
-        """Apply the one-job-per-family-and-region quota: the job a new one must wait for, if any."""
+        """Apply the one-job-per-family-and-region quota to a Start: the job it must wait for, if any."""
+        if self.concurrency == "reject" and (unfinished := self._unfinished_jobs(family, region, now)):
+            busy = unfinished[0]
+            raise ServiceError(
+                "ConflictException",
+                f"Cannot start another {family.label} job: job {busy.job_id} of workflow "
+                f"{busy.workflow.name} is {busy.status_at(now)}, and {region} runs one "
+                f"{family.label} job at a time per account.",
+            )
+        return self._queue_behind(family, region, now)
+
+    def _queue_behind(self, family: JobFamily, region: str, now: float) -> Job | None:
+        """The job a new one waits QUEUED behind: the family's newest unfinished one in the region, if any."""
         if self.concurrency == "unlimited":
             return None
-        unfinished = [
+        unfinished = self._unfinished_jobs(family, region, now)
+        return unfinished[-1] if unfinished else None
+
+    def _unfinished_jobs(self, family: JobFamily, region: str, now: float) -> list[Job]:
+        return [
             job
             for job in self._jobs.values()
             if job.family is family and job.workflow.region == region and not self._has_ended(job, now)
         ]
-        if not unfinished:
-            return None
-        if self.concurrency == "queue":
-            return unfinished[-1]
-        busy = unfinished[0]
-        raise ServiceError(
-            "ConflictException",
-            f"Cannot start another {family.label} job: job {busy.job_id} of workflow "
-            f"{busy.workflow.name} is {busy.status_at(now)}, and {region} runs one "
-            f"{family.label} job at a time per account.",
+
+    def _keep_job(
+        self,
+        workflow: ScriptedWorkflow,
+        script: JobScript,
+        job_id: str,
+        at: float,
+        waits_for: Job | None,
+        job_type: str | None = None,
+        output_source_config: Sequence[Mapping[str, str]] | None = None,
+        self_started: bool = False,
+    ) -> Job:
+        """Keep a new job, started at ``at``; its script's clock starts then unless it waits for another."""
+        job = Job(
+            job_id=job_id,
+            workflow=workflow,
+            script=script,
+            created_at=at,
+            created_wall=self._clock.wall_time(at),
+            job_type=job_type,
+            output_source_config=output_source_config or script.output_source_config,
+            clock_start=None if waits_for else at,
+            waits_for=waits_for,
+            self_started=self_started,
         )
+        self._jobs[job_id] = job
+        return job
 
     def _has_ended(self, job: Job, now: float) -> bool:
         self._start_clock(job, now)

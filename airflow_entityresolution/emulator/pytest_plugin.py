@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_entityresolution.emulator.clock import Clock
     from airflow_entityresolution.emulator.scenarios import Scenario
     from airflow_entityresolution.emulator.state import EntityResolutionEmulator
 
@@ -40,13 +41,27 @@ def entity_resolution_scenario() -> Scenario | None:
 
 
 @pytest.fixture
+def entity_resolution_clock() -> Clock | None:
+    """
+    The clock :func:`entity_resolution_emulator` runs on; ``None``, the system's, by default.
+
+    Override it, as :func:`entity_resolution_scenario`, with a
+    :class:`~airflow_entityresolution.emulator.ManualClock` to move the emulator's time by hand.
+    """
+    return None
+
+
+@pytest.fixture
 def entity_resolution_emulator(
-    monkeypatch: pytest.MonkeyPatch, entity_resolution_scenario: Scenario | None
+    monkeypatch: pytest.MonkeyPatch,
+    entity_resolution_scenario: Scenario | None,
+    entity_resolution_clock: Clock | None,
 ) -> Iterator[EntityResolutionEmulator]:
     """
     Serve an emulator on 127.0.0.1 for one test, and point AWS clients at it.
 
-    The emulator is built from :func:`entity_resolution_scenario`, fresh if it is ``None``.
+    The emulator is built from :func:`entity_resolution_scenario`, fresh if it is ``None``, on
+    :func:`entity_resolution_clock`.
     Sets fake AWS credentials and region, and ``AIRFLOW_CONN_AWS_DEFAULT`` to an AWS
     connection whose ``endpoint_url`` is the emulator. Yields the emulator; its
     ``endpoint_url`` is the server's URL.
@@ -55,9 +70,9 @@ def entity_resolution_emulator(
     from airflow_entityresolution.emulator.state import EntityResolutionEmulator
 
     emulator = (
-        None
+        EntityResolutionEmulator(clock=entity_resolution_clock)
         if entity_resolution_scenario is None
-        else EntityResolutionEmulator.from_scenario(entity_resolution_scenario)
+        else EntityResolutionEmulator.from_scenario(entity_resolution_scenario, clock=entity_resolution_clock)
     )
     with EmulatorServer(emulator, host="127.0.0.1", port=0) as server:
         for name in STRAY_AWS_VARIABLES:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from airflow_entityresolution.emulator.clock import Clock
 from airflow_entityresolution.emulator.faults import Fault
 from airflow_entityresolution.emulator.replies import Reply
 from airflow_entityresolution.emulator.wire import ApiCall, workflow_name_of
@@ -51,9 +51,11 @@ class RequestLog:
     The requests answered, the newest ``limit`` of them kept, every one counted; it does not lock.
 
     :param limit: how many of the newest requests it keeps; ``None`` keeps all.
+    :param clock: the clock that dates the requests.
     """
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, clock: Clock) -> None:
+        self._clock = clock
         self._requests: deque[RecordedRequest] = deque(maxlen=limit)
         self._counts: Counter[tuple[str | None, str | None]] = Counter()
 
@@ -71,7 +73,7 @@ class RequestLog:
                 fault=fault,
                 method=call.method,
                 path=call.path,
-                time=time.time(),
+                time=self._clock.epoch_seconds(),
                 access_key_id=call.access_key_id,
             )
         )

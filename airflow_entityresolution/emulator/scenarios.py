@@ -19,12 +19,21 @@ emulator from one. A scenario is a mapping with these keys, all optional::
           "metrics": {"inputRecords": 100},
           "output_source_config": [{"outputS3Path": "s3://...", "roleArn": "arn:..."}],
           "next_jobs": [{...a script of the keys above...}],  # for the first starts
+          "self_started_jobs": [        # jobs it starts by itself, with no Start call
+            {"after_seconds": 2, "script": {...a script of the keys above...}}  # script optional
+          ],
           "definition": {"inputSourceConfig": [...], ...}  # optional, see add_id_mapping_workflow
         }
       },
       "matching_workflows": {"<name>": {...the same keys...}},
       "id_namespaces": {"<name>": {"region": "eu-west-1", "definition": {"type": "SOURCE", ...}}}
     }
+
+A self-started job starts ``after_seconds`` after the emulator is built, as
+:meth:`~airflow_entityresolution.emulator.EntityResolutionEmulator.start_job_after` starts one;
+without a ``script`` it runs the workflow's next script. A matching workflow whose definition
+has ``"incrementalRunConfig": {"incrementalRunType": "IMMEDIATE"}`` is one the service runs
+whenever new data arrives: its self-started jobs stand for data arriving then.
 """
 
 from __future__ import annotations
@@ -50,6 +59,29 @@ SCENARIO_KEYS = frozenset(
 
 
 @dataclass(frozen=True)
+class SelfStartDeclaration:
+    """
+    A job a scenario's workflow starts by itself.
+
+    :param after_seconds: how long after the emulator is built it starts.
+    :param script: how it runs; ``None`` for the workflow's next script when it starts.
+    """
+
+    after_seconds: float
+    script: JobScript | None
+
+    @classmethod
+    def from_mapping(cls, spec: Mapping[str, Any]) -> SelfStartDeclaration:
+        """Read one entry of a workflow's ``self_started_jobs``."""
+        refuse_unknown_keys(spec, {"after_seconds", "script"}, "a self-started job")
+        after_seconds: Any = spec.get("after_seconds")
+        if type(after_seconds) not in (int, float) or after_seconds < 0:
+            raise ValueError(f"A self-started job's after_seconds is a number, not {after_seconds!r}.")
+        script = spec.get("script")
+        return cls(float(after_seconds), None if script is None else JobScript.from_mapping(script))
+
+
+@dataclass(frozen=True)
 class WorkflowDeclaration:
     """
     One workflow a scenario declares.
@@ -60,6 +92,7 @@ class WorkflowDeclaration:
     :param definition: its Create members, or ``None`` for the default definition.
     :param script: how its jobs run.
     :param next_jobs: the scripts of its first starts.
+    :param self_started_jobs: the jobs it starts by itself.
     """
 
     family: JobFamily
@@ -68,6 +101,7 @@ class WorkflowDeclaration:
     definition: Mapping[str, Any] | None
     script: JobScript
     next_jobs: tuple[JobScript, ...]
+    self_started_jobs: tuple[SelfStartDeclaration, ...]
 
 
 @dataclass(frozen=True)
@@ -106,8 +140,11 @@ def workflow_declarations(spec: Mapping[str, Any]) -> Iterator[WorkflowDeclarati
             region = script_spec.pop("region", default_region)
             definition = script_spec.pop("definition", None)
             next_jobs = tuple(JobScript.from_mapping(script) for script in script_spec.pop("next_jobs", []))
+            self_started_jobs = tuple(
+                SelfStartDeclaration.from_mapping(start) for start in script_spec.pop("self_started_jobs", [])
+            )
             script = JobScript.from_mapping(script_spec)
-            yield WorkflowDeclaration(family, name, region, definition, script, next_jobs)
+            yield WorkflowDeclaration(family, name, region, definition, script, next_jobs, self_started_jobs)
 
 
 def id_namespace_declarations(spec: Mapping[str, Any]) -> Iterator[IdNamespaceDeclaration]:

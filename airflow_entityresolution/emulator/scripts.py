@@ -105,6 +105,8 @@ class ScriptedWorkflow:
     :param region: the region it lives in.
     :param script: the script of every start no queued script is left for.
     :param next_scripts: the scripts of the next starts, first in first out.
+    :param runs_on_new_data: whether the service starts a job whenever new data arrives: a
+        matching workflow whose ``incrementalRunConfig.incrementalRunType`` is ``IMMEDIATE``.
     """
 
     family: JobFamily
@@ -112,6 +114,7 @@ class ScriptedWorkflow:
     region: str
     script: JobScript
     next_scripts: deque[JobScript] = field(default_factory=deque)
+    runs_on_new_data: bool = False
 
     def take_script(self) -> JobScript:
         """The script of the next start."""

@@ -13,12 +13,11 @@ from another. The names this module has always exported are still importable fro
 from __future__ import annotations
 
 import functools
-import json
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_entityresolution.emulator.clock import Clock, SystemClock
 from airflow_entityresolution.emulator.dispatch import Operations
 from airflow_entityresolution.emulator.faults import ArmedFaults, Fault, FaultType, answer_with_fault
 from airflow_entityresolution.emulator.job_records import JobSnapshot
@@ -38,8 +37,9 @@ from airflow_entityresolution.emulator.scenarios import (
     workflow_declarations,
 )
 from airflow_entityresolution.emulator.scripts import JobScript, check_script_metrics
+from airflow_entityresolution.emulator.self_starts import SelfStarts
 from airflow_entityresolution.emulator.throttling import RateLimit
-from airflow_entityresolution.emulator.wire import DEFAULT_REGION, ApiCall
+from airflow_entityresolution.emulator.wire import DEFAULT_REGION, ApiCall, airflow_connection_json
 from airflow_entityresolution.emulator.workflows import ResourceStore
 from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily, JobStatus
 from airflow_entityresolution.renamed import serve_old_names
@@ -61,12 +61,15 @@ class EntityResolutionEmulator:
         QUEUED or RUNNING in the region: ``"reject"`` answers ConflictException
         (the service allows one such job at a time), ``"queue"`` keeps the new
         job QUEUED until the earlier ones end, ``"unlimited"`` ignores the quota.
+        A job a workflow starts by itself has no caller to refuse: it waits under ``"reject"`` too.
     :param rate_limit_per_second: answer ThrottlingException to requests above this
         rate, per account and region (a token bucket holding one second's worth);
         ``None`` for no limit.
     :param request_log_limit: how many of the newest requests :attr:`requests` keeps, so
         that long benchmarks run in bounded memory; ``None`` keeps all. :meth:`count`
         counts every request regardless.
+    :param clock: what jobs, self-starts, the rate limit and timestamps follow: the system's
+        by default, a :class:`~airflow_entityresolution.emulator.ManualClock` to move by hand.
     """
 
     def __init__(
@@ -75,16 +78,19 @@ class EntityResolutionEmulator:
         concurrency: Concurrency = "reject",
         rate_limit_per_second: float | None = None,
         request_log_limit: int | None = DEFAULT_REQUEST_LOG_LIMIT,
+        clock: Clock | None = None,
     ) -> None:
-        self._jobs = JobTable(account_id, concurrency)
+        clock = clock or SystemClock()
+        self._jobs = JobTable(account_id, concurrency, clock)
         self._rate_limit = RateLimit(rate_limit_per_second)
         self.account_id = account_id
         self.endpoint_url: str | None = None
         self._lock = threading.Lock()
-        self._resources = ResourceStore(account_id)
+        self._resources = ResourceStore(account_id, clock)
         self._operations = Operations(self._jobs, self._resources)
         self._faults = ArmedFaults()
-        self._log = RequestLog(request_log_limit)
+        self._self_starts = SelfStarts(self._jobs, clock)
+        self._log = RequestLog(request_log_limit, clock)
 
     @property
     def concurrency(self) -> Concurrency:
@@ -93,7 +99,10 @@ class EntityResolutionEmulator:
 
     @concurrency.setter
     def concurrency(self, concurrency: Concurrency) -> None:
-        self._jobs.concurrency = concurrency
+        with self._lock:
+            # The jobs due by now start under the quota that held when they were due.
+            self._self_starts.read_clock()
+            self._jobs.concurrency = concurrency
 
     @property
     def rate_limit_per_second(self) -> float | None:
@@ -105,24 +114,24 @@ class EntityResolutionEmulator:
         self._rate_limit.per_second = rate_limit_per_second
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> EntityResolutionEmulator:
+    def from_scenario(cls, scenario: Scenario, clock: Clock | None = None) -> EntityResolutionEmulator:
         """
         Build an emulator from a scenario, or from the path of a JSON file holding one.
 
         :mod:`airflow_entityresolution.emulator.scenarios` documents a scenario's keys.
 
         :param scenario: the scenario mapping, or the path of a JSON file that holds one.
+        :param clock: the emulator's clock, as the constructor takes it.
         """
         spec = read_scenario(scenario)
-        emulator = cls(**emulator_options(spec))
+        emulator = cls(**emulator_options(spec), clock=clock)
         for workflow in workflow_declarations(spec):
-            resource_type = WORKFLOW_TYPE_OF[workflow.family]
-            emulator._add_resource(
-                resource_type, workflow.name, workflow.region, workflow.definition, workflow.script
-            )
-            emulator.script_next_jobs(
-                workflow.name, *workflow.next_jobs, region=workflow.region, family=workflow.family.key
-            )
+            declared = (workflow.name, workflow.region, workflow.definition, workflow.script)
+            emulator._add_resource(WORKFLOW_TYPE_OF[workflow.family], *declared)
+            where = {"region": workflow.region, "family": workflow.family.key}
+            emulator.script_next_jobs(workflow.name, *workflow.next_jobs, **where)
+            for start in workflow.self_started_jobs:
+                emulator.start_job_after(workflow.name, start.after_seconds, start.script, **where)
         for namespace in id_namespace_declarations(spec):
             emulator.add_id_namespace(namespace.name, namespace.region, namespace.definition)
         return emulator
@@ -137,11 +146,8 @@ class EntityResolutionEmulator:
         """
         Declare an ID mapping workflow and return its ARN.
 
-        Without a definition the workflow gets a rule-based one: a SOURCE input from the Glue
-        table ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema
-        ``{name}``, output to ``s3://entity-resolution-{account}-{region}/{name}/``, one rule
-        matching on ``email``, and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``
-        (characters other than letters, digits, ``_`` and ``-`` in ``name`` become ``_``).
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_id_mapping_definition`.
 
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
@@ -164,11 +170,8 @@ class EntityResolutionEmulator:
         """
         Declare a matching workflow and return its ARN.
 
-        Without a definition the workflow gets a rule-matching one: an input from the Glue table
-        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
-        normalized, output of the ``email`` column to ``s3://entity-resolution-{account}-{region}/{name}/``,
-        one rule matching on ``email``, and the role
-        ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_matching_definition`.
 
         :param name: the workflow name.
         :param script: how its jobs run unless :meth:`script_next_jobs` says otherwise.
@@ -186,9 +189,8 @@ class EntityResolutionEmulator:
         """
         Declare an ID namespace and return its ARN.
 
-        Without a definition the namespace is of type SOURCE, with an input from the Glue table
-        ``arn:aws:glue:{region}:{account}:table/entity_resolution/{name}`` with schema ``{name}``,
-        and the role ``arn:aws:iam::{account}:role/EntityResolutionWorkflowRole``.
+        Without a definition it gets
+        :func:`~airflow_entityresolution.emulator.default_definitions.default_id_namespace_definition`.
 
         :param name: the namespace name.
         :param region: the region it lives in.
@@ -216,7 +218,51 @@ class EntityResolutionEmulator:
         :param family: ``"id_mapping"`` or ``"matching"``, needed only if both families use the name.
         """
         with self._lock:
+            # A job due by now took its script already, even if nothing asked since.
+            self._self_starts.read_clock()
             self._jobs.script_next_jobs(workflow_name, scripts, region, family)
+
+    def data_arrived(
+        self, workflow_name: str, script: JobScript | None = None, region: str | None = None
+    ) -> str:
+        """
+        Tell a matching workflow that new data arrived: it starts a job now, as :meth:`start_job_after` says.
+
+        :param workflow_name: the name of a matching workflow whose definition has
+            ``"incrementalRunConfig": {"incrementalRunType": "IMMEDIATE"}``; ``ValueError`` for others.
+        :param script: how the job runs; ``None`` for the workflow's next script, as a Start takes it.
+        :param region: the workflow's region, needed only if the name is declared in several.
+        :return: the job's ID.
+        """
+        with self._lock:
+            return self._self_starts.on_new_data(
+                self._jobs.declared_workflow(workflow_name, region, MATCHING.key), script
+            )
+
+    def start_job_after(
+        self,
+        workflow_name: str,
+        seconds: float,
+        script: JobScript | None = None,
+        *,
+        region: str | None = None,
+        family: str | None = None,
+    ) -> str:
+        """
+        Have a workflow start a job by itself ``seconds`` from now, and return the ID it will have.
+
+        No Start call is logged; Get and List show the job as any other. It waits QUEUED while its
+        family is busy in the region, as ``concurrency`` says; a deleted workflow starts nothing.
+
+        :param workflow_name: the workflow's name.
+        :param seconds: how long from now, on the emulator's clock.
+        :param script: how the job runs; ``None`` for the workflow's next script when it starts.
+        :param region: the workflow's region, needed only if the name is declared in several.
+        :param family: ``"id_mapping"`` or ``"matching"``, needed only if both families use the name.
+        """
+        with self._lock:
+            workflow = self._jobs.declared_workflow(workflow_name, region, family)
+            return self._self_starts.plan(workflow, script, seconds)
 
     def finish_job(
         self, job_id: str, status: str = JobStatus.SUCCEEDED, error_message: str | None = None
@@ -229,7 +275,7 @@ class EntityResolutionEmulator:
         :param error_message: the error message of a FAILED job; defaults to its script's.
         """
         with self._lock:
-            self._jobs.finish(job_id, status, error_message, time.monotonic())
+            self._jobs.finish(job_id, status, error_message, self._self_starts.read_clock())
 
     def jobs(self, workflow_name: str | None = None) -> list[JobSnapshot]:
         """
@@ -238,7 +284,7 @@ class EntityResolutionEmulator:
         :param workflow_name: only the jobs of workflows of this name; ``None`` for all.
         """
         with self._lock:
-            return self._jobs.snapshots(workflow_name, time.monotonic())
+            return self._jobs.snapshots(workflow_name, self._self_starts.read_clock())
 
     def inject(self, *faults: Fault) -> None:
         """
@@ -267,9 +313,10 @@ class EntityResolutionEmulator:
             return self._log.count(operation, workflow_name)
 
     def reset(self) -> None:
-        """Forget jobs, queued scripts, armed faults, the rate limit's state and the request log."""
+        """Forget jobs, queued scripts, planned self-starts, faults, the rate limit's state and the log."""
         with self._lock:
             self._jobs.clear()
+            self._self_starts.clear()
             self._faults.clear()
             self._rate_limit.clear()
             self._log.clear()
@@ -285,15 +332,7 @@ class EntityResolutionEmulator:
         """
         if self.endpoint_url is None:
             raise RuntimeError("The emulator is not served: start an EmulatorServer with it first.")
-        return json.dumps(
-            {
-                "conn_type": "aws",
-                "description": f"{conn_id}: AWS Entity Resolution emulator",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"region_name": region_name, "endpoint_url": self.endpoint_url},
-            }
-        )
+        return airflow_connection_json(self.endpoint_url, conn_id, region_name)
 
     def handle(self, call: ApiCall) -> Reply:
         """
@@ -302,7 +341,7 @@ class EntityResolutionEmulator:
         :param call: the request, as the server parsed it.
         """
         with self._lock:
-            now = time.monotonic()
+            now = self._self_starts.read_clock()
             fault = None
             if not self._rate_limit.admits(call.region, now):
                 reply = ServiceError("ThrottlingException", "Rate exceeded").reply()
@@ -321,14 +360,10 @@ class EntityResolutionEmulator:
         definition: Mapping[str, Any] | None,
         script: JobScript | None = None,
     ) -> str:
-        resource_type.check_declared_name(name)
         if resource_type.job_family is not None and script is not None:
             check_script_metrics(resource_type.job_family, script)
-        stored = resource_type.checked_definition(definition, self.account_id, region, name)
         with self._lock:
-            if self._resources.find(resource_type, region, name) is not None:
-                raise ValueError(f"The {resource_type.label} {name!r} is already declared in {region}.")
-            resource = self._resources.add(resource_type, name, region, stored)
+            resource = self._resources.declare(resource_type, name, region, definition)
             return self._jobs.keep_workflow(resource, script).arn
 
 

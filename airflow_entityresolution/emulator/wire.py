@@ -1,7 +1,8 @@
-"""A request as the server parsed it off the wire, and the operation names and collections it can name."""
+"""A request off the wire, the operations and collections it can name, and the connection that reaches it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -65,3 +66,16 @@ def workflow_name_of(reference: str | None) -> str | None:
     """Name the workflow or ID namespace a request refers to, resolving their ARNs."""
     arn = ID_MAPPING_WORKFLOW_ARN.fullmatch(reference or "") or ID_NAMESPACE_ARN.fullmatch(reference or "")
     return arn["name"] if arn else reference
+
+
+def airflow_connection_json(endpoint_url: str, conn_id: str, region_name: str) -> str:
+    """An Airflow AWS connection, as JSON, whose clients reach the emulator at ``endpoint_url``."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "description": f"{conn_id}: AWS Entity Resolution emulator",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"region_name": region_name, "endpoint_url": endpoint_url},
+        }
+    )

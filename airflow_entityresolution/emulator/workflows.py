@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 import functools
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_entityresolution.emulator.clock import Clock
 from airflow_entityresolution.emulator.replies import ServiceError, checked, json_body, page, page_size
 from airflow_entityresolution.emulator.resource_types import (
     ID_MAPPING_WORKFLOW,
@@ -80,10 +80,12 @@ class ResourceStore:
     service answers. Nothing here locks: the emulator calls it under its own lock.
 
     :param account_id: the account the resources belong to.
+    :param clock: the clock that dates their creation.
     """
 
-    def __init__(self, account_id: str) -> None:
+    def __init__(self, account_id: str, clock: Clock) -> None:
         self.account_id = account_id
+        self._clock = clock
         self._resources: dict[tuple[ResourceType, str, str], Resource] = {}
 
     def find(self, resource_type: ResourceType, region: str, name: str | None) -> Resource | None:
@@ -95,9 +97,19 @@ class ResourceStore:
     ) -> Resource:
         """Keep a new resource, created now; the caller has checked that the name is free."""
         arn = resource_type.arn(self.account_id, region, name)
-        resource = Resource(resource_type, name, region, arn, definition, time.time())
+        resource = Resource(resource_type, name, region, arn, definition, self._clock.epoch_seconds())
         self._resources[(resource_type, region, name)] = resource
         return resource
+
+    def declare(
+        self, resource_type: ResourceType, name: str, region: str, definition: Mapping[str, Any] | None
+    ) -> Resource:
+        """Keep a resource a test declares, refusing with ``ValueError`` what it cannot declare."""
+        resource_type.check_declared_name(name)
+        stored = resource_type.checked_definition(definition, self.account_id, region, name)
+        if self.find(resource_type, region, name) is not None:
+            raise ValueError(f"The {resource_type.label} {name!r} is already declared in {region}.")
+        return self.add(resource_type, name, region, stored)
 
     def create(self, resource_type: ResourceType, region: str, body: bytes) -> Resource:
         """Answer a Create: check its body, refuse a name in use, and keep the resource."""

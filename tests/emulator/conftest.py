@@ -1,5 +1,6 @@
 """
-The fixtures the emulator's tests share: a served emulator, its clients, and one family or type at a time.
+The fixtures the emulator's tests share: a served emulator, its clients, one family or type at a time, and
+an emulator on a manual clock.
 
 The ``entity_resolution_emulator`` fixture comes from the package's pytest plugin, which the
 suite's top-level ``conftest.py`` loads as users do.
@@ -13,9 +14,9 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator
+from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, ManualClock
 from emulator.emulator_clients import NO_RETRIES, client_of
-from emulator.job_clients import Family, families
+from emulator.job_clients import WALL_START, Family, families
 from emulator.resource_clients import ResourceCalls, resource_calls
 
 
@@ -62,3 +63,26 @@ def resource(request: pytest.FixtureRequest, emulator: EntityResolutionEmulator)
 @pytest.fixture(params=["id_mapping_workflow", "matching_workflow"])
 def workflow(request: pytest.FixtureRequest, emulator: EntityResolutionEmulator) -> ResourceCalls:
     return resource_calls(emulator)[request.param]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(wall_start=WALL_START)
+
+
+@pytest.fixture
+def clocked(served: Callable[..., EntityResolutionEmulator], clock: ManualClock) -> EntityResolutionEmulator:
+    """A served emulator on the manual ``clock``: its jobs move only when the test advances it."""
+    return served(clock=clock)
+
+
+@pytest.fixture
+def clocked_client(clocked: EntityResolutionEmulator) -> Any:
+    return client_of(clocked)
+
+
+@pytest.fixture(params=["id_mapping", "matching"])
+def clocked_family(
+    request: pytest.FixtureRequest, clocked: EntityResolutionEmulator, clocked_client: Any
+) -> Family:
+    return families(clocked, clocked_client)[request.param]

@@ -16,6 +16,8 @@ OUTPUT_SOURCE = {
 ID_MAPPING_METRICS = {"inputRecords": 120, "totalRecordsProcessed": 118, "recordsNotProcessed": 2}
 MATCHING_METRICS = {"inputRecords": 50, "totalRecordsProcessed": 50, "matchIDs": 7}
 MISSING_JOB_ID = "0" * 32
+# Where a manual clock's epoch seconds start: a whole number, so that every time on it is exact.
+WALL_START = 1_800_000_000.0
 KMS_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 EMULATED_OPERATIONS = (
     "StartIdMappingJob",

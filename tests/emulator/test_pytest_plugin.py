@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from airflow_entityresolution.emulator import EntityResolutionEmulator
+from airflow_entityresolution.emulator import EntityResolutionEmulator, JobScript, ManualClock
 from emulator.emulator_clients import REGION
 from emulator.resource_definitions import MATCHING_DEFINITION, SCENARIO
 
@@ -75,3 +75,26 @@ def test_tests_create_workflows_with_the_fixture_client(
     job_id = entity_resolution_client.start_matching_job(workflowName="people")["jobId"]
 
     assert [job.job_id for job in entity_resolution_emulator.jobs("people")] == [job_id]
+
+
+class TestFixtureRunsOnTheClockItIsGiven:
+    @pytest.fixture
+    def entity_resolution_clock(self) -> ManualClock:
+        return ManualClock()
+
+    @pytest.mark.parametrize("entity_resolution_scenario", [None, SCENARIO], ids=["fresh", "scenario"])
+    def test_jobs_move_when_the_clock_does(
+        self,
+        entity_resolution_emulator: EntityResolutionEmulator,
+        entity_resolution_clock: ManualClock,
+        entity_resolution_client: Any,
+    ) -> None:
+        entity_resolution_emulator.add_matching_workflow("products", JobScript(running_seconds=5))
+        job_id = entity_resolution_client.start_matching_job(workflowName="products")["jobId"]
+
+        entity_resolution_clock.advance(4.5)
+        running = entity_resolution_client.get_matching_job(workflowName="products", jobId=job_id)["status"]
+        entity_resolution_clock.advance(0.5)
+        ended = entity_resolution_client.get_matching_job(workflowName="products", jobId=job_id)["status"]
+
+        assert (running, ended) == ("RUNNING", "SUCCEEDED")

@@ -1,0 +1,329 @@
+"""
+Event triggers that announce every job of a workflow that ends, whoever started it (Airflow 3 only).
+
+Import the classes from :mod:`airflow_entityresolution.triggers`; on Airflow 2.11, which has
+no asset watchers, that import raises an ``ImportError`` saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_entityresolution.compat import AdvanceItem, SharedStreamProducer
+from airflow_entityresolution.errors import EntityResolutionRequestError, ErrorCategory
+from airflow_entityresolution.events import event_from_state
+from airflow_entityresolution.hooks import EntityResolutionHook
+from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily, JobState, check_end_statuses
+from airflow_entityresolution.validation import check_seconds
+from airflow_entityresolution.watermark import Watermark, load_watermark, save_watermark, watermark_key
+
+if TYPE_CHECKING:
+    from types_aiobotocore_entityresolution.client import (
+        EntityResolutionClient as AsyncEntityResolutionClient,
+    )
+
+    from airflow_entityresolution.jobs import TaskLog
+    from airflow_entityresolution.shapes import JobDescription
+
+COMMIT_DELAY_SECONDS = 5.0
+"""Without ack mode, how long announced jobs stay pending before the watermark takes them.
+
+Longer than two of the triggerer's syncs and a pass of its supervisor loop, which is how long
+an event takes to reach the metadata DB; a watermark written sooner could get there first."""
+
+PUBLIC_MODULE = "airflow_entityresolution.triggers"
+
+
+@dataclass
+class EndedJobs:
+    """
+    One poll of a workflow: the raw event of the shared stream, the same object for every watcher.
+
+    :param ended: the summaries of the workflow's jobs that have ended, oldest end first.
+    :param describe: Get*Job, once per job for all the watchers that announce it.
+    :param announced: each watcher's pending jobs when it took this poll, committed once it is advanced.
+    """
+
+    ended: list[JobState]
+    describe: Callable[[str], Awaitable[JobState]]
+    announced: list[tuple[Watermark, list[str]]] = field(default_factory=list)
+
+
+def _once_per_job(
+    hook: EntityResolutionHook, client: AsyncEntityResolutionClient, family: JobFamily, workflow_name: str
+) -> Callable[[str], Awaitable[JobState]]:
+    described: dict[str, asyncio.Task[JobState]] = {}
+
+    def describe(job_id: str) -> Awaitable[JobState]:
+        task = described.get(job_id)
+        if task is None or (task.done() and task.exception() is not None):
+            task = described[job_id] = asyncio.ensure_future(
+                hook.async_describe_job(client, family, workflow_name, job_id)
+            )
+        return asyncio.shield(task)
+
+    return describe
+
+
+def _hook(kwargs: dict[str, Any]) -> EntityResolutionHook:
+    return EntityResolutionHook(
+        aws_conn_id=kwargs["aws_conn_id"],
+        region_name=kwargs["region_name"],
+        verify=kwargs["verify"],
+        config=kwargs["botocore_config"],
+    )
+
+
+async def poll_ended_jobs(
+    family: JobFamily, kwargs: dict[str, Any], log: TaskLog
+) -> AsyncIterator[EndedJobs]:
+    """
+    List the workflow's jobs every ``waiter_delay`` seconds, forever, and yield those that ended.
+
+    Requests that still fail after botocore's retries are polled again at the next interval
+    if the failure is transient (throttling, a 5xx, the network); anything else is raised.
+    """
+    hook = _hook(kwargs)
+    workflow_name: str = kwargs["workflow_name"]
+    async with hook.shared_async_client() as client:
+        while True:
+            try:
+                summaries = await hook.async_list_jobs(client, family, workflow_name)
+            except EntityResolutionRequestError as error:
+                if error.category is not ErrorCategory.TRANSIENT:
+                    raise
+                log.warning("%s. Listing the jobs again in %.1fs", error, kwargs["waiter_delay"])
+            else:
+                states = [
+                    JobState(family, workflow_name, job["jobId"], cast("JobDescription", job))
+                    for job in summaries
+                ]
+                # A summary without endTime has not ended, whatever it says: the next poll sees it again.
+                ended = [state for state in states if state.is_terminal and "endTime" in state.description]
+                ended.sort(key=lambda state: state.description["endTime"])
+                yield EndedJobs(ended, _once_per_job(hook, client, family, workflow_name))
+            await asyncio.sleep(kwargs["waiter_delay"])
+
+
+async def commit_announced(ended_jobs: EndedJobs, describe_watermark: Callable[[Watermark], str]) -> None:
+    """Take the jobs the watchers announced from this poll into their watermarks, now they are persisted."""
+    for watermark, job_ids in ended_jobs.announced:
+        if watermark.commit(job_ids):
+            await save_watermark(watermark, describe_watermark(watermark))
+
+
+class EntityResolutionJobEventTrigger(BaseEventTrigger):
+    """
+    Announce, once each, the jobs of a workflow that end with one of ``statuses``, whoever started them.
+
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/job_events:EntityResolutionJobEventTrigger`
+
+    For an ``AssetWatcher``: every announcement becomes an asset event whose ``extra`` is
+    ``{"from_trigger": True, "payload": ...}``. The payload is the one the task triggers send
+    (see :class:`~airflow_entityresolution.triggers.EntityResolutionJobCompletedTrigger`):
+    ``job_id``, ``workflow_name``, ``kind``, ``outcome`` (``succeeded`` or ``failed``), ``job``
+    (the final Get*Job description, with ``status``, ``endTime`` and ``metrics``), ``message``
+    (the service's ``errorMessage`` of a FAILED job) and ``status`` (``success``, or ``error`` for
+    a FAILED job, as in the Amazon provider's events).
+
+    What it announced is kept in an Airflow Variable, ``entityresolution-watermark-<hash>``, so a
+    restarted or another triggerer announces nothing twice and misses nothing that ended meanwhile.
+    A new watcher announces nothing that ended before its first poll, but inside ``look_back``.
+
+    :param workflow_name: the workflow whose jobs to announce.
+    :param statuses: the end statuses to announce: ``SUCCEEDED``, ``FAILED``, or both.
+    :param waiter_delay: seconds between the polls (ListJobs, every page).
+    :param look_back: on a watcher's first poll, also announce the jobs that ended in these last seconds.
+    :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
+        connection. If ``None``, boto3's default credential chain is used.
+    :param region_name: AWS region name; if not given, the connection's or boto3's default.
+    :param verify: Whether to verify SSL certificates, or the path of a CA bundle to verify them with.
+    :param botocore_config: A dict of botocore ``Config`` arguments for the client.
+    """
+
+    family: ClassVar[JobFamily]
+
+    def __init__(
+        self,
+        workflow_name: str,
+        statuses: Sequence[str] = ("SUCCEEDED",),
+        waiter_delay: float = 60,
+        look_back: float = 0,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+    ) -> None:
+        # Airflow leaves BaseTrigger.__init__ unannotated.
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.workflow_name = self.family.check_workflow_name(workflow_name, "workflow_name")
+        self.statuses = check_end_statuses(statuses)
+        self.waiter_delay = check_seconds(waiter_delay, "waiter_delay", positive=True)
+        self.look_back = check_seconds(look_back, "look_back")
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
+        self._watermark: Watermark | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        # Plain JSON, sorted statuses: the stored row must hash as the DAG's watcher does, or it is replaced.
+        return (
+            f"{PUBLIC_MODULE}.{type(self).__qualname__}",
+            {
+                "workflow_name": self.workflow_name,
+                "statuses": self.statuses,
+                "waiter_delay": self.waiter_delay,
+                "look_back": self.look_back,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
+            },
+        )
+
+    @property
+    def watermark_key(self) -> str:
+        """The Variable that keeps what this watcher announced: one per distinct trigger, as a Trigger row."""
+        return watermark_key({"family": self.family.key, **self.serialize()[1]})
+
+    def shared_stream_key(self) -> Hashable:
+        """What one poll serves on Airflow 3.3: the same jobs listed the same way, at the same interval."""
+        return ("airflow_entityresolution", self.family.key, *self._listing_key(self.serialize()[1]))
+
+    @staticmethod
+    def _listing_key(kwargs: dict[str, Any]) -> tuple[Hashable, ...]:
+        return tuple(
+            repr(kwargs[name])
+            for name in (
+                "workflow_name",
+                "aws_conn_id",
+                "region_name",
+                "verify",
+                "botocore_config",
+                "waiter_delay",
+            )
+        )
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return _EndedJobsProducer(cls.family, kwargs)
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        async for ended_jobs in shared_stream:
+            async for event in self._announcements(ended_jobs):
+                yield event
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll alone, as Airflow 3.0 to 3.2 run event triggers: commit after a delay, not when confirmed."""
+        async for ended_jobs in poll_ended_jobs(self.family, self.serialize()[1], self.log):
+            async for event in self._announcements(ended_jobs):
+                yield event
+            if ended_jobs.announced:
+                await asyncio.sleep(min(self.waiter_delay, COMMIT_DELAY_SECONDS))
+                await commit_announced(ended_jobs, self.describe_watermark)
+
+    def describe_watermark(self, watermark: Watermark) -> str:
+        return (
+            f"Jobs announced by the Entity Resolution event trigger on the {self.family.label} workflow "
+            f"{self.workflow_name!r} ({', '.join(self.statuses)}). "
+            "Delete it to start the watcher over from now."
+        )
+
+    async def _announcements(self, ended_jobs: EndedJobs) -> AsyncIterator[TriggerEvent]:
+        watermark = self._watermark or await self._load_or_baseline(ended_jobs)
+        for summary in ended_jobs.ended:
+            end_time = summary.description["endTime"]
+            if summary.status not in self.statuses or not watermark.is_new(summary.job_id, end_time):
+                continue
+            try:
+                state = await ended_jobs.describe(summary.job_id)
+            except EntityResolutionRequestError as error:
+                self.log.warning("%s. Announcing job %s at a later poll", error, summary.job_id)
+                continue
+            yield TriggerEvent(event_from_state(state))
+            watermark.announce(summary.job_id, end_time)
+        if watermark.pending:
+            # Every pending job, not only this poll's: one whose poll advanced unclean is committed later.
+            ended_jobs.announced.append((watermark, list(watermark.pending)))
+
+    async def _load_or_baseline(self, ended_jobs: EndedJobs) -> Watermark:
+        key = self.watermark_key
+        watermark = await load_watermark(key)
+        if watermark is None:
+            ended = {state.job_id: state.description["endTime"] for state in ended_jobs.ended}
+            now = datetime.datetime.now(datetime.UTC)
+            watermark = Watermark.baseline(key, ended, self.look_back, now)
+            # Written before anything is announced: a watcher that restarted before it would skip nothing.
+            await save_watermark(watermark, self.describe_watermark(watermark))
+            self.log.info("Watching workflow %r from now on: watermark %s", self.workflow_name, key)
+        self._watermark = watermark
+        return watermark
+
+
+class _EndedJobsProducer(SharedStreamProducer):
+    """The poll of a shared stream in ack mode: advanced once the announcements from a poll are persisted."""
+
+    def __init__(self, family: JobFamily, kwargs: dict[str, Any]) -> None:
+        self.family = family
+        self.kwargs = kwargs
+        self.trigger_class = TRIGGERS[family.key]
+
+    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+        trigger = self.trigger_class(**self.kwargs)
+        async for ended_jobs in poll_ended_jobs(self.family, self.kwargs, trigger.log):
+            yield ended_jobs, ended_jobs
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        for item in batch:
+            # An unclean outcome commits nothing: the watchers' pending jobs ride on their next poll.
+            if item.outcome.is_clean:
+                await commit_announced(item.broker_payload, self._describe)
+
+    def _describe(self, watermark: Watermark) -> str:
+        return self.trigger_class(**self.kwargs).describe_watermark(watermark)
+
+
+class EntityResolutionIdMappingJobEventTrigger(EntityResolutionJobEventTrigger):
+    """
+    Announce, once each, the ID mapping jobs of a workflow that end with one of ``statuses``.
+
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/job_events:EntityResolutionJobEventTrigger`
+
+    See :class:`~airflow_entityresolution.job_events.EntityResolutionJobEventTrigger` for the parameters
+    and the event's payload.
+    """
+
+    family = ID_MAPPING
+
+
+class EntityResolutionMatchingJobEventTrigger(EntityResolutionJobEventTrigger):
+    """
+    Announce, once each, the matching jobs of a workflow that end with one of ``statuses``.
+
+    .. seealso::
+        For more information on how to use this trigger, take a look at the guide:
+        :ref:`howto/job_events:EntityResolutionJobEventTrigger`
+
+    See :class:`~airflow_entityresolution.job_events.EntityResolutionJobEventTrigger` for the parameters
+    and the event's payload.
+    """
+
+    family = MATCHING
+
+
+TRIGGERS: dict[str, type[EntityResolutionJobEventTrigger]] = {
+    trigger.family.key: trigger
+    for trigger in (EntityResolutionIdMappingJobEventTrigger, EntityResolutionMatchingJobEventTrigger)
+}
+"""The event trigger of each job family, by its :attr:`~airflow_entityresolution.jobs.JobFamily.key`."""
