@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
@@ -101,6 +101,21 @@ class EntityResolutionHook(AwsBaseHook):
         kwargs["client_type"] = "entityresolution"
         super().__init__(*args, **kwargs)
         self._config_key = repr(kwargs.get("config"))
+
+    @classmethod
+    def from_trigger_arguments(cls, arguments: Mapping[str, Any]) -> EntityResolutionHook:
+        """
+        The hook a trigger's serialized arguments name, the one way every trigger builds its hook.
+
+        :param arguments: ``aws_conn_id``, ``region_name``, ``verify`` and ``botocore_config``, and
+            any other argument of the trigger, which is ignored.
+        """
+        return cls(
+            aws_conn_id=arguments["aws_conn_id"],
+            region_name=arguments["region_name"],
+            verify=arguments["verify"],
+            config=arguments["botocore_config"],
+        )
 
     @property
     def config(self) -> Config:

@@ -71,15 +71,6 @@ def _once_per_job(
     return describe
 
 
-def _hook(kwargs: dict[str, Any]) -> EntityResolutionHook:
-    return EntityResolutionHook(
-        aws_conn_id=kwargs["aws_conn_id"],
-        region_name=kwargs["region_name"],
-        verify=kwargs["verify"],
-        config=kwargs["botocore_config"],
-    )
-
-
 async def poll_ended_jobs(
     family: JobFamily, kwargs: dict[str, Any], log: TaskLog
 ) -> AsyncIterator[EndedJobs]:
@@ -89,7 +80,7 @@ async def poll_ended_jobs(
     Requests that still fail after botocore's retries are polled again at the next interval
     if the failure is transient (throttling, a 5xx, the network); anything else is raised.
     """
-    hook = _hook(kwargs)
+    hook = EntityResolutionHook.from_trigger_arguments(kwargs)
     workflow_name: str = kwargs["workflow_name"]
     async with hook.shared_async_client() as client:
         while True:
@@ -111,11 +102,11 @@ async def poll_ended_jobs(
             await asyncio.sleep(kwargs["waiter_delay"])
 
 
-async def commit_announced(ended_jobs: EndedJobs, describe_watermark: Callable[[Watermark], str]) -> None:
+async def commit_announced(ended_jobs: EndedJobs) -> None:
     """Take the jobs the watchers announced from this poll into their watermarks, now they are persisted."""
     for watermark, job_ids in ended_jobs.announced:
         if watermark.commit(job_ids):
-            await save_watermark(watermark, describe_watermark(watermark))
+            await save_watermark(watermark)
 
 
 class EntityResolutionJobEventTrigger(BaseEventTrigger):
@@ -229,9 +220,11 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
                 yield event
             if ended_jobs.announced:
                 await asyncio.sleep(min(self.waiter_delay, COMMIT_DELAY_SECONDS))
-                await commit_announced(ended_jobs, self.describe_watermark)
+                await commit_announced(ended_jobs)
 
-    def describe_watermark(self, watermark: Watermark) -> str:
+    @property
+    def watermark_description(self) -> str:
+        """The description of this watcher's Variable, which a user sees beside it."""
         return (
             f"Jobs announced by the Entity Resolution event trigger on the {self.family.label} workflow "
             f"{self.workflow_name!r} ({', '.join(self.statuses)}). "
@@ -262,9 +255,11 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
             ended = {state.job_id: state.description["endTime"] for state in ended_jobs.ended}
             now = datetime.datetime.now(datetime.UTC)
             watermark = Watermark.baseline(key, ended, self.look_back, now)
+            watermark.description = self.watermark_description
             # Written before anything is announced: a watcher that restarted before it would skip nothing.
-            await save_watermark(watermark, self.describe_watermark(watermark))
+            await save_watermark(watermark)
             self.log.info("Watching workflow %r from now on: watermark %s", self.workflow_name, key)
+        watermark.description = self.watermark_description
         self._watermark = watermark
         return watermark
 
@@ -286,10 +281,7 @@ class _EndedJobsProducer(SharedStreamProducer):
         for item in batch:
             # An unclean outcome commits nothing: the watchers' pending jobs ride on their next poll.
             if item.outcome.is_clean:
-                await commit_announced(item.broker_payload, self._describe)
-
-    def _describe(self, watermark: Watermark) -> str:
-        return self.trigger_class(**self.kwargs).describe_watermark(watermark)
+                await commit_announced(item.broker_payload)
 
 
 class EntityResolutionIdMappingJobEventTrigger(EntityResolutionJobEventTrigger):

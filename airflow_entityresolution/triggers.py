@@ -169,12 +169,7 @@ class EntityResolutionJobCompletedTrigger(BaseTrigger):
         )
 
     def hook(self) -> EntityResolutionHook:
-        return EntityResolutionHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
+        return EntityResolutionHook.from_trigger_arguments(self.serialize()[1])
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self.hook()

@@ -46,6 +46,7 @@ class Watermark:
     :param floor: the ISO-8601 ``endTime`` before which no job is announced, or ``None``.
     :param known: ``endTime`` by job ID of the jobs announced and persisted, or ended before the
         watcher began.
+    :param description: what the Variable is for, as its description shows it to a user.
     """
 
     PREFIX = "entityresolution-watermark-"
@@ -53,6 +54,7 @@ class Watermark:
     key: str
     floor: str | None = None
     known: dict[str, str] = field(default_factory=dict)
+    description: str = ""
     pending: dict[str, str] = field(default_factory=dict)
     """Announced, but not yet known to be in the metadata DB: kept in memory only."""
 
@@ -125,12 +127,14 @@ async def load_watermark(key: str) -> Watermark | None:
     raise RuntimeError(f"Cannot read the watermark Variable {key}: {answer!r}")
 
 
-async def save_watermark(watermark: Watermark, description: str) -> None:
-    """Write a watermark through the triggerer's supervisor."""
+async def save_watermark(watermark: Watermark) -> None:
+    """Write a watermark, with its description, through the triggerer's supervisor."""
     from airflow.sdk.execution_time.comms import PutVariable
 
     value = json.dumps(watermark.to_json())
-    await _supervisor_comms().asend(PutVariable(key=watermark.key, value=value, description=description))
+    await _supervisor_comms().asend(
+        PutVariable(key=watermark.key, value=value, description=watermark.description)
+    )
 
 
 def _supervisor_comms() -> Any:

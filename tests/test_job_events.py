@@ -95,6 +95,18 @@ def watermarks() -> dict[str, dict]:
         }
 
 
+def watermark_descriptions() -> list[str]:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return sorted(
+            row.description
+            for row in session.query(Variable).all()
+            if row.key.startswith("entityresolution-")
+        )
+
+
 def event_trigger(**kwargs: Any) -> Any:
     from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger
 
@@ -350,6 +362,9 @@ async def test_on_a_shared_stream_two_watchers_share_one_poll_and_the_watermark_
     assert emulator.count("GetMatchingJob") == 5, "one Get per job, shared by the watchers that announce it"
     assert len(confirmed) == 8
     assert sorted(len(w["known"]) for w in watermarks().values()) == [3, 5]
+    # The producer polls with the first watcher's arguments; each Variable still describes its own watcher.
+    descriptions = watermark_descriptions()
+    assert "(FAILED, SUCCEEDED)" in descriptions[0] and "(SUCCEEDED)" in descriptions[1], descriptions
 
 
 def test_event_triggers_need_airflow_3(emulator):
