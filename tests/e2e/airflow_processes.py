@@ -592,6 +592,28 @@ class AirflowStack:
         assert self.database is not None  # set by __post_init__
         return self.database.query(sql, parameters)
 
+    def xcom_value(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom (map index -1), decoded as Airflow's reader decodes it; ``None`` if it has none."""
+        rows = self.query(
+            "SELECT value FROM xcom "
+            "WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ? AND map_index = -1",
+            (dag_id, run_id, task_id, key),
+        )
+        if not rows:
+            return None
+        value = json.loads(rows[0][0])
+        # The triggerer stores the XComs of a task it ends as JSON text inside the JSON column; Airflow's own
+        # reader (XComModel.deserialize_value) decodes that second layer too.
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        return value
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        """A DAG run's state; ``None`` if there is no such run."""
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", (dag_id, run_id))
+        return rows[0][0] if rows else None
+
     def wait_for_dag(self, dag_id: str, timeout: float = 90) -> None:
         """Wait until the DAG processor has parsed and stored a DAG, active and unpaused."""
 

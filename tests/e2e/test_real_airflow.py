@@ -9,8 +9,6 @@ process, so each test counts the requests Airflow's processes really sent it.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import textwrap
 import time
 import uuid
@@ -289,27 +287,6 @@ START_FROM_TRIGGER_SKIP_REASON = (
 CANCELLED_LINE = "the triggerer cancelled the wait"
 
 
-def xcom_value(stack: AirflowStack, dag_id: str, run_id: str, key: str = "return_value") -> object:
-    rows = stack.query(
-        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
-        (dag_id, run_id, TASK_ID, key),
-    )
-    if not rows:
-        return None
-    value = json.loads(rows[0][0])
-    # The triggerer stores the XComs of a task it ends as JSON text inside the JSON column; Airflow's own
-    # reader (XComModel.deserialize_value) decodes that second layer too.
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = json.loads(value)
-    return value
-
-
-def dag_run_state(stack: AirflowStack, dag_id: str, run_id: str) -> str | None:
-    rows = stack.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", (dag_id, run_id))
-    return rows[0][0] if rows else None
-
-
 def established_connections(processes: list[psutil.Process], port: int) -> list[str]:
     """The open TCP connections from ``processes`` to 127.0.0.1:``port``, described."""
     found = []
@@ -384,9 +361,9 @@ def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
     assert new_triggerer is not None and triggerer_before is not None and new_triggerer > triggerer_before
     trigger_log = stack.trigger_log(spec.dag_id, run_id, TASK_ID, new_triggerer)
     assert f"{job_id} of workflow '{spec.workflow_name}' is SUCCEEDED" in trigger_log
-    assert xcom_value(stack, spec.dag_id, run_id) == job_id
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
     # Final metrics appear only once the job ended: the task got the new triggerer's last poll.
-    assert xcom_value(stack, spec.dag_id, run_id, "job_description")["metrics"] == metrics
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["metrics"] == metrics
 
 
 @pytest.mark.timeout(240)
@@ -406,7 +383,7 @@ def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkil
     assert FAILURE_MESSAGE in task_log
     assert "EntityResolutionJobFailedError" in task_log
     assert job_id in task_log
-    assert xcom_value(stack, spec.dag_id, run_id, "job_description")["status"] == "FAILED"
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["status"] == "FAILED"
 
 
 @pytest.mark.timeout(240)
@@ -429,7 +406,7 @@ def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e:
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
-    assert xcom_value(stack, spec.dag_id, run_id) == job_id
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
     assert not stack.has_variable(key), "the record is removed once the outcome is known"
 
 
@@ -478,7 +455,7 @@ def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deploym
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
-    assert xcom_value(stack, spec.dag_id, run_id) == job_id
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
 
 
 @pytest.mark.timeout(240)
@@ -519,7 +496,7 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     assert emulator.count(START, spec.workflow_name) == 1
     job = e2e.only_job(spec.workflow_name)
     assert job.status == "RUNNING", "the service has no call to stop a job"
-    wait_for("the run to end failed", lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed", 30)
+    wait_for("the run to end failed", lambda: stack.dag_run_state(spec.dag_id, run_id) == "failed", 30)
     logs = stack.process_log("triggerer") + stack.task_log(spec.dag_id, run_id, TASK_ID)
     assert leak_lines(logs) == []
 
@@ -530,7 +507,7 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     e2e.wait_until_deferred_settles(spec, run_id, try_number=2)
     emulator.finish_job(job.job_id, "SUCCEEDED")
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
-    wait_for("the run to end success", lambda: dag_run_state(stack, spec.dag_id, run_id) == "success", 30)
+    wait_for("the run to end success", lambda: stack.dag_run_state(spec.dag_id, run_id) == "success", 30)
     assert emulator.count(START, spec.workflow_name) == 1
 
 
@@ -566,9 +543,9 @@ def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_rea
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
     assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
-    assert xcom_value(stack, spec.dag_id, run_id)["jobId"] == job_id
-    assert xcom_value(stack, spec.dag_id, run_id, "metrics") == metrics
-    assert xcom_value(stack, spec.dag_id, run_id, "_link_EntityResolutionJobLink") == (
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID)["jobId"] == job_id
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "metrics") == metrics
+    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "_link_EntityResolutionJobLink") == (
         "https://console.aws.amazon.com/entityresolution/home?region=us-east-1"
         f"#/matchingworkflows/e2e-from-triggerer/jobs/{job_id}"
     )
@@ -592,4 +569,4 @@ def test_e_a_failed_job_fails_a_sensor_started_in_the_triggerer_with_the_service
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=90)
     assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
     assert FAILURE_MESSAGE in stack.task_log(spec.dag_id, run_id, TASK_ID)
-    wait_for("the run to end failed", lambda: dag_run_state(stack, spec.dag_id, run_id) == "failed", 30)
+    wait_for("the run to end failed", lambda: stack.dag_run_state(spec.dag_id, run_id) == "failed", 30)
