@@ -383,6 +383,7 @@ def test_a_triggerer_sigkilled_between_completions_announces_each_once(deploymen
     reports = deployment.reports(consumer)
     assert [[report["job_id"] for report in run] for run in reports] == [[first], [while_down], [last]]
     assert deployment.announced_job_ids(consumer) == [first, while_down, last]
+    assert deployment.emulator.count(GET, consumer.watcher.workflow_name) == 3, "no job described twice"
 
 
 @needs_shared_streams
