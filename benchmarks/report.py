@@ -599,7 +599,8 @@ def job_events_verdicts(results: dict[str, Any]) -> list[Verdict]:
     """
     The event-watcher target at the largest N: the shared watchers poll as one.
 
-    One poll loop makes at most one List call per whole interval of the window, and one more at its edges.
+    A poll loop sleeps ``waiter_delay`` after each List call, so it makes at most one per whole
+    interval of the window; the bound allows one more, for a window a hair longer than its intervals.
     """
     if not results.get("job_events"):
         return []
@@ -701,7 +702,10 @@ def job_events_summary(results: dict[str, Any]) -> str:
         f"At N={n}, watchers that each poll alone made "
         f"{ratio(unshared['lists_per_interval'], shared['lists_per_interval'])} the List calls of watchers "
         f"sharing one stream: {unshared['lists_per_interval']:.2f} against "
-        f"{shared['lists_per_interval']:.2f} per interval{gets}."
+        f"{shared['lists_per_interval']:.2f} per interval{gets}. A poll loop sleeps `waiter_delay` after its "
+        "List call returns, so its period is the interval plus the call's round trip: in a window of whole "
+        "intervals a loop makes one call per interval or, as its phase falls, one fewer in all, so N loops "
+        "make at most N calls per interval, and may make a little under."
     )
 
 

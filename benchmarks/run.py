@@ -88,7 +88,7 @@ FULL = Settings(
         window_seconds=15.0,
         rounds=2,
     ),
-    # Ten intervals a window: a single poll loop makes 10 List calls in it, or 11 at the edges.
+    # Ten intervals a window: a poll loop makes at most 10 List calls in it, one an interval.
     job_events=JobEventsPlan(counts=(1, 10, 100), waiter_delay=2.0, window_seconds=20.0),
 )
 QUICK = Settings(
