@@ -73,6 +73,7 @@ docs: .venvs/$(NEWEST)/.installed
 	$(BIN)/sphinx-build -E -n -W --keep-going -b html docs docs/_build/html
 
 # Side-by-side measurements against the Amazon-provider-style baseline; rewrites BENCHMARKS.md.
+# `$(BIN)/python -m benchmarks.run --only job-events` measures section 7 alone and rewrites only its parts.
 bench: .venvs/$(NEWEST)/.installed
 	$(BIN)/python -m benchmarks.run
 

@@ -18,21 +18,36 @@ from typing import Any
 
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
 from airflow_entityresolution.emulator.state import ApiCall
-from airflow_entityresolution.jobs import ID_MAPPING, Verb
+from airflow_entityresolution.emulator.wire import workflow_name_of
+from airflow_entityresolution.jobs import FAMILY_BY_KEY, ID_MAPPING, Verb
 
 WORKFLOW = "bench-workflow"
 GET_OPERATION = "GetIdMappingJob"
 
 
-def start_jobs(emulator: EntityResolutionEmulator, running_seconds: list[float]) -> list[str]:
-    """Start one job per entry, RUNNING for that many seconds and then SUCCEEDED."""
-    emulator.script_next_jobs(WORKFLOW, *(JobScript.succeeded(running_seconds=s) for s in running_seconds))
+def start_jobs(
+    emulator: EntityResolutionEmulator,
+    running_seconds: list[float],
+    family: str = ID_MAPPING.key,
+    workflow: str = WORKFLOW,
+) -> list[str]:
+    """
+    Start one job per entry, RUNNING for that many seconds and then SUCCEEDED.
+
+    :param running_seconds: how long each job runs.
+    :param family: the workflow's job family, by key.
+    :param workflow: the workflow's name; :data:`WORKFLOW` unless another was added.
+    """
+    emulator.script_next_jobs(
+        workflow, *(JobScript.succeeded(running_seconds=s) for s in running_seconds), family=family
+    )
+    job_family = FAMILY_BY_KEY[family]
     call = ApiCall(
         method="POST",
-        path=f"/{ID_MAPPING.collection}/{WORKFLOW}/jobs",
-        family=ID_MAPPING,
+        path=f"/{job_family.collection}/{workflow}/jobs",
+        family=job_family,
         verb=Verb.START,
-        workflow_name=WORKFLOW,
+        workflow_name=workflow,
         body=b"{}",
     )
     return [emulator.handle(call).payload["jobId"] for _ in running_seconds]
@@ -47,11 +62,38 @@ def stats(emulator: EntityResolutionEmulator) -> dict[str, Any]:
     }
 
 
-def count_gets(emulator: EntityResolutionEmulator, since: float, until: float) -> dict[str, Any]:
-    """How many GetIdMappingJob requests were answered between two epoch times."""
-    requests = emulator.requests
-    count = sum(1 for r in requests if r.operation == GET_OPERATION and since <= r.time <= until)
+def count_requests(
+    emulator: EntityResolutionEmulator,
+    since: float,
+    until: float,
+    operation: str = GET_OPERATION,
+    workflow: str | None = None,
+) -> dict[str, Any]:
+    """
+    How many requests of an operation were answered between two epoch times.
+
+    :param operation: the operation's name; GetIdMappingJob unless another is named.
+    :param workflow: only the requests for this workflow (by name); ``None`` for all.
+    """
+    count = sum(
+        1
+        for r in emulator.requests
+        if r.operation == operation
+        and since <= r.time <= until
+        and (workflow is None or workflow_name_of(r.workflow_name) == workflow)
+    )
     return {"count": count}
+
+
+def add_matching_workflow(emulator: EntityResolutionEmulator, name: str) -> dict[str, Any]:
+    """Declare a matching workflow whose jobs run as :func:`start_jobs` scripts them."""
+    return {"arn": emulator.add_matching_workflow(name)}
+
+
+def finish_job(emulator: EntityResolutionEmulator, job_id: str) -> dict[str, Any]:
+    """End a job SUCCEEDED now, whatever its script says."""
+    emulator.finish_job(job_id)
+    return {}
 
 
 def configure(emulator: EntityResolutionEmulator, rate_limit_per_second: float | None) -> dict[str, Any]:
@@ -70,7 +112,9 @@ def reset(emulator: EntityResolutionEmulator) -> dict[str, Any]:
 COMMANDS: dict[str, Callable[..., Any]] = {
     "start_jobs": lambda emulator, **kw: {"job_ids": start_jobs(emulator, **kw)},
     "stats": lambda emulator: stats(emulator),
-    "count_gets": count_gets,
+    "count_requests": count_requests,
+    "add_matching_workflow": add_matching_workflow,
+    "finish_job": finish_job,
     "configure": configure,
     "reset": reset,
 }

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -282,7 +282,7 @@ class Bench:
 
     def gets_between(self, started: float, ended: float) -> int:
         """GetIdMappingJob requests the emulator answered in a window."""
-        return int(self.emulator.call("count_gets", since=started, until=ended)["count"])
+        return int(self.emulator.call("count_requests", since=started, until=ended)["count"])
 
 
 def measure_round(bench: Bench, side: str, job_id: int) -> list[dict[str, Any]]:
@@ -339,20 +339,36 @@ def stack_env(emulator: EmulatorProcess, capacity: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def started_stack(emulator: EmulatorProcess, plan: RealTriggererPlan) -> Iterator[AirflowStack]:
-    """An Airflow stack with both sides' DAGs parsed; stopped on the way out, whatever happened."""
+def airflow_stack(
+    emulator: EmulatorProcess, capacity: int, dags: Mapping[str, str]
+) -> Iterator[AirflowStack]:
+    """
+    An Airflow stack behind the emulator with ``dags`` parsed; stopped on the way out, whatever happened.
+
+    :param emulator: the emulator behind ``aws_default``.
+    :param capacity: the triggerer's capacity, and the DAGs' bounds on active runs and tasks.
+    :param dags: the source of each DAG file, by DAG ID; each is written to ``<DAG ID>.py``.
+    """
     with tempfile.TemporaryDirectory(prefix="entityresolution-triggerer-bench-") as home:
-        stack = AirflowStack(Path(home), stack_env(emulator, max(1000, *plan.counts)))
+        stack = AirflowStack(Path(home), stack_env(emulator, capacity))
         try:
-            for side in SIDES:
-                stack.write_dag_file(f"{DAG_IDS[side]}.py", dag_source(side, plan))
+            for dag_id, source in dags.items():
+                stack.write_dag_file(f"{dag_id}.py", source)
             stack.migrate_db()
             stack.start_all()
-            for side in SIDES:
-                stack.wait_for_dag(DAG_IDS[side])
+            for dag_id in dags:
+                stack.wait_for_dag(dag_id)
             yield stack
         finally:
             stack.stop()
+
+
+def started_stack(
+    emulator: EmulatorProcess, plan: RealTriggererPlan
+) -> contextlib.AbstractContextManager[AirflowStack]:
+    """An Airflow stack with both sides' DAGs parsed."""
+    dags = {DAG_IDS[side]: dag_source(side, plan) for side in SIDES}
+    return airflow_stack(emulator, max(1000, *plan.counts), dags)
 
 
 def serialized_dag_bytes(stack: AirflowStack) -> dict[str, int]:

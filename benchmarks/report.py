@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,6 +152,8 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
             f"{results['sync']['median_ratio']:.3f}x",
             results["sync"]["median_ratio"] <= 1.1,
         ),
+        # Last, as `splice_job_events` puts it into an existing report.
+        *job_events_verdicts(results),
     ]
 
 
@@ -472,8 +475,8 @@ def miss_notes(results: dict[str, Any], checks: list[Verdict]) -> list[str]:
     """Explain each missed target with the figure measured and the change that would fix it."""
     notes: list[str] = []
     missed = {check.target.split(":")[0].split(" (")[0] for check in checks if not check.met}
-    for prefix, explain in EXPLANATIONS:
-        if any(target.startswith(prefix) for target in missed):
+    for words, explain in EXPLANATIONS:
+        if any(words in target for target in missed):
             notes.append(explain(results))
     return notes
 
@@ -576,6 +579,219 @@ def economy_note(results: dict[str, Any]) -> str:
     )
 
 
+JOB_EVENTS_HEADING = "## 7. Event watchers: List calls per interval"
+JOB_EVENTS_TARGET = "watchers on one workflow cost one List call per interval"
+JOB_EVENTS_NOTE = "- **Event watchers**"
+NOT_MEASURED_SHARED_STREAMS = (
+    "Not measured: this Airflow's triggerer runs every event trigger alone (3.3 shares streams)."
+)
+
+
+def job_events_pairs(results: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(unshared, shared) points of benchmark 7, by N."""
+    by_n: dict[int, dict[str, dict[str, Any]]] = {}
+    for point in results["job_events"]["points"]:
+        by_n.setdefault(point["watchers"], {})[point["side"]] = point
+    return [(sides["unshared"], sides["shared"]) for _, sides in sorted(by_n.items())]
+
+
+def job_events_verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """
+    The event-watcher target at the largest N: the shared watchers poll as one.
+
+    A poll loop sleeps ``waiter_delay`` after each List call, so it makes at most one per whole
+    interval of the window; the bound allows one more, for a window a hair longer than its intervals.
+    """
+    if not results.get("job_events"):
+        return []
+    unshared, shared = job_events_pairs(results)[-1]
+    n = shared["watchers"]
+    calls = f"{shared['list_calls']} vs {unshared['list_calls']}"
+    return [
+        Verdict(
+            f"{n} {JOB_EVENTS_TARGET}, not {n}",
+            f"{shared['lists_per_interval']:.2f} vs {unshared['lists_per_interval']:.2f} per interval "
+            f"({calls} List calls in {shared['intervals']:.1f} intervals)",
+            0 < shared["list_calls"] <= int(shared["intervals"]) + 1,
+        )
+    ]
+
+
+def _job_events_note(results: dict[str, Any]) -> str:
+    unshared, shared = job_events_pairs(results)[-1]
+    return (
+        f"{JOB_EVENTS_NOTE} at N={shared['watchers']}: the shared watchers made {shared['list_calls']} "
+        f"List calls in {shared['intervals']:.1f} intervals (the unshared ones {unshared['list_calls']}). "
+        "One poll loop makes one an interval: more means the watchers did not share one stream, none that "
+        "its loop stopped; the triggerer's log says which streams it ran."
+    )
+
+
+def job_events_method(results: dict[str, Any], command: str) -> str:
+    """How benchmark 7 measures, in one paragraph."""
+    figures = results["job_events"]
+    plan = figures["plan"]
+    intervals = plan["window_seconds"] / plan["waiter_delay"]
+    ended = (
+        " Then one job of the workflow ends, and the GetMatchingJob requests for it are counted from that "
+        "moment until every watcher's asset event is stored, and one interval more."
+        if plan["end_a_job"]
+        else ""
+    )
+    return (
+        "N event watchers (`EntityResolutionMatchingJobEventTrigger` in an `AssetWatcher`) on one matching "
+        "workflow, in Airflow's own triggerer (the harness of section 6, `aws_default` pointing at the "
+        "emulator). Side `shared`: the watchers differ only in `look_back`, which their `shared_stream_key` "
+        "leaves out, so the triggerer serves them all from one poll loop. Side `unshared`: each has a "
+        "`botocore_config` read timeout, and so a stream key, of its own, and polls alone, as every watcher "
+        "does in a triggerer without shared streams (Airflow 3.0 to 3.2, each trigger in its own `run()`). "
+        "Each point declares N assets, one watcher each, on a workflow of its own with "
+        f"{figures['running_jobs']} jobs RUNNING throughout (one page of ListMatchingJobs), and a DAG "
+        "scheduled on any of the assets. Once "
+        "every watcher has written its watermark Variable (at its first poll), and one interval more, a "
+        f"window of {plan['window_seconds']:g} s ({intervals:g} intervals of "
+        f"`waiter_delay={plan['waiter_delay']:g}`) counts the emulator's ListMatchingJobs requests for "
+        f"the workflow, and the triggerer's CPU time (supervisor and trigger runner).{ended} The DAG file is "
+        "then written again without watchers, and the next point starts once the triggerer has dropped "
+        f"them. One run of `{command}`, took {sec(figures['wall_seconds'])}."
+    )
+
+
+def job_events_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| N | side | List calls in window | intervals | List calls per interval | triggerer CPU in window | "
+        "one job ends: GetMatchingJob calls | asset events |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for unshared, shared in job_events_pairs(results):
+        for point in (shared, unshared):
+            end = point["end_one_job"]
+            gets, events = (end["get_calls"], end["asset_events"]) if end else ("n/a", "n/a")
+            rows.append(
+                f"| {point['watchers']} | {point['side']} | {point['list_calls']} | "
+                f"{point['intervals']:.2f} | {point['lists_per_interval']:.2f} | "
+                f"{sec(point['triggerer_cpu_seconds'])} | {gets} | {events} |"
+            )
+        rows.append(
+            f"| {shared['watchers']} | **unshared / shared** | "
+            f"{ratio(unshared['list_calls'], shared['list_calls'])} | | "
+            f"{ratio(unshared['lists_per_interval'], shared['lists_per_interval'])} | "
+            f"{ratio(unshared['triggerer_cpu_seconds'], shared['triggerer_cpu_seconds'])} | "
+            f"{_end_ratio(unshared, shared)} | |"
+        )
+    return rows
+
+
+def _end_ratio(unshared: dict[str, Any], shared: dict[str, Any]) -> str:
+    if not (unshared["end_one_job"] and shared["end_one_job"]):
+        return ""
+    return ratio(unshared["end_one_job"]["get_calls"], shared["end_one_job"]["get_calls"])
+
+
+def job_events_summary(results: dict[str, Any]) -> str:
+    """The sentence on the largest N: how many times the List calls of the shared side the unshared made."""
+    unshared, shared = job_events_pairs(results)[-1]
+    n = shared["watchers"]
+    gets = ""
+    if unshared["end_one_job"] and shared["end_one_job"]:
+        gets = (
+            f"; announcing one ended job took GetMatchingJob calls: {shared['end_one_job']['get_calls']} "
+            f"shared, {unshared['end_one_job']['get_calls']} unshared"
+        )
+    return (
+        f"At N={n}, watchers that each poll alone made "
+        f"{ratio(unshared['lists_per_interval'], shared['lists_per_interval'])} the List calls of watchers "
+        f"sharing one stream: {unshared['lists_per_interval']:.2f} against "
+        f"{shared['lists_per_interval']:.2f} per interval{gets}. A poll loop sleeps `waiter_delay` after its "
+        "List call returns, so its period is the interval plus the call's round trip: in a window of whole "
+        "intervals a loop makes one call per interval or, as its phase falls, one fewer in all, so N loops "
+        "make at most N calls per interval, and may make a little under."
+    )
+
+
+def job_events_section(results: dict[str, Any], command: str) -> list[str]:
+    """Section 7's body: how it is measured, the table, and the ratio at the largest N."""
+    if not results.get("job_events"):
+        return [NOT_MEASURED_SHARED_STREAMS]
+    return [
+        job_events_method(results, command),
+        "",
+        *job_events_table(results),
+        "",
+        job_events_summary(results),
+    ]
+
+
+def _chunks(report: str) -> list[list[str]]:
+    """The report's lines cut before each ``## `` heading: the preamble, then one list per section."""
+    chunks: list[list[str]] = [[]]
+    for line in report.splitlines():
+        if line.startswith("## "):
+            chunks.append([])
+        chunks[-1].append(line)
+    return chunks
+
+
+def _chunk(chunks: list[list[str]], heading: str) -> list[str] | None:
+    return next((chunk for chunk in chunks if chunk and chunk[0].startswith(heading)), None)
+
+
+def splice_job_events(report: str, results: dict[str, Any], command: str) -> str:
+    """
+    Put a run of benchmark 7 alone into an existing report: its section, its Summary row, its note
+    among the misses and the count of targets met; the rest of the report is left as it was.
+
+    :param report: the report, as :func:`render` wrote it.
+    :param results: the figures of ``python -m benchmarks.run --only job-events``.
+    :param command: the command that measured them.
+    """
+    chunks = _chunks(report)
+    section = [JOB_EVENTS_HEADING, "", *job_events_section(results, command), ""]
+    old = _chunk(chunks, "## 7.")
+    if old is not None:
+        chunks[chunks.index(old)] = section
+    else:
+        misses = _chunk(chunks, "## Misses")
+        chunks.insert(chunks.index(misses) if misses is not None else len(chunks), section)
+    checks = job_events_verdicts(results)
+    summary = _chunk(chunks, "## Summary")
+    if summary is not None:
+        _replace_summary_rows(summary, checks)
+        misses = _chunk(chunks, "## Misses")
+        if misses is not None:
+            _replace_miss_note(misses, results, checks)
+        closing = _chunk(chunks, "## Closing note")
+        if closing is not None:
+            _recount_targets(closing, summary)
+    return "\n".join(line for chunk in chunks for line in chunk) + "\n"
+
+
+def _summary_row(check: Verdict) -> str:
+    return f"| {check.target} | {check.measured} | {'met' if check.met else '**missed**'} |"
+
+
+def _replace_summary_rows(summary: list[str], checks: list[Verdict]) -> None:
+    kept = [line for line in summary if JOB_EVENTS_TARGET not in line]
+    last_row = max((i for i, line in enumerate(kept) if line.startswith("|")), default=len(kept) - 1)
+    summary[:] = kept[: last_row + 1] + [_summary_row(check) for check in checks] + kept[last_row + 1 :]
+
+
+def _replace_miss_note(misses: list[str], results: dict[str, Any], checks: list[Verdict]) -> None:
+    heading, *body = (line for line in misses if not line.startswith(JOB_EVENTS_NOTE))
+    notes = [line for line in body if line.strip() and line != "None."]
+    if any(not check.met for check in checks):
+        notes.append(_job_events_note(results))
+    misses[:] = [heading, "", *(notes or ["None."]), ""]
+
+
+def _recount_targets(closing: list[str], summary: list[str]) -> None:
+    met = sum(1 for line in summary if line.endswith("| met |"))
+    total = met + sum(1 for line in summary if line.endswith("| **missed** |"))
+    closing[:] = [
+        re.sub(r"\d+ of \d+ targets met", f"{met} of {total} targets met", line) for line in closing
+    ]
+
+
 EXPLANATIONS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("memory per wait", _memory_note),
     ("open connections", _connections_note),
@@ -586,6 +802,7 @@ EXPLANATIONS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("DAG-parse", _import_note),
     ("in Airflow's triggerer", _real_triggerer_note),
     ("sync overhead", _sync_note),
+    (JOB_EVENTS_TARGET, _job_events_note),
 )
 
 
@@ -707,6 +924,10 @@ def render(results: dict[str, Any], command: str, *, quick: bool = False) -> str
         "## 6. Inside Airflow's triggerer",
         "",
         *(real_triggerer_section(results) if results["real_triggerer"] else [NOT_MEASURED_IN_TRIGGERER]),
+        "",
+        JOB_EVENTS_HEADING,
+        "",
+        *job_events_section(results, command),
         "",
         "## Misses",
         "",

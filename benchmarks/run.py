@@ -1,6 +1,8 @@
 """
 Run every benchmark side by side and write BENCHMARKS.md: ``python -m benchmarks.run [--quick]``.
 
+``--only job-events`` runs benchmark 7 alone and rewrites only its parts of an existing report.
+
 The emulator runs in its own process (:mod:`benchmarks.emulator_process`); every
 measurement runs in a fresh process of its own (:mod:`benchmarks.worker`). This module
 only orchestrates, samples the measured process's TCP connections from outside, and
@@ -30,12 +32,14 @@ from typing import Any
 import psutil
 
 from benchmarks.emulator_process import EmulatorProcess
+from benchmarks.job_events import JobEventsPlan, bench_job_events
 from benchmarks.real_triggerer import RealTriggererPlan, bench_real_triggerer
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS = Path(__file__).resolve().parent / "dags"
 TCP_SAMPLE_SECONDS = 0.5
 STANDARD = {"retries": {"mode": "standard", "max_attempts": 10}}
+ONLY_JOB_EVENTS = "job-events"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Settings:
     import_reps: int
     sync_reps: int
     real_triggerer: RealTriggererPlan
+    job_events: JobEventsPlan
     count_instructions: bool = True
     seed: int = 20260101
 
@@ -83,6 +88,8 @@ FULL = Settings(
         window_seconds=15.0,
         rounds=2,
     ),
+    # Ten intervals a window: a poll loop makes at most 10 List calls in it, one an interval.
+    job_events=JobEventsPlan(counts=(1, 10, 100), waiter_delay=2.0, window_seconds=20.0),
 )
 QUICK = Settings(
     triggerer=(WaitsPlan(20, 0.5, (1.0, 2.0), 30.0),),
@@ -92,6 +99,7 @@ QUICK = Settings(
     real_triggerer=RealTriggererPlan(
         counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=3.0, rounds=2
     ),
+    job_events=JobEventsPlan(counts=(1, 3), waiter_delay=1.0, window_seconds=4.0),
     count_instructions=False,
 )
 
@@ -388,15 +396,29 @@ def measured_env(endpoint_conn: str, airflow_home: str, base: dict[str, str]) ->
     return env
 
 
-def starts_sensors_in_triggerer() -> bool:
-    """Whether this Airflow starts templated sensors in the triggerer (3.3 on), which benchmark 6 needs."""
+def airflow_3_3() -> bool:
+    """
+    Whether this is Airflow 3.3 or later, which benchmarks 6 and 7 need: it starts templated sensors
+    in the triggerer, and runs event triggers that share a stream key on one poll loop.
+    """
     from packaging.version import Version
 
     return Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
 
 
-def run_all(settings: Settings, python: str = sys.executable) -> dict[str, Any]:
-    """Run every benchmark in one session and return the figures."""
+def bench_job_events_if_shared(session: Session, settings: Settings) -> dict[str, Any] | None:
+    """Benchmark 7, on an Airflow whose triggerer shares streams; ``None`` on an older one."""
+    return bench_job_events(session.emulator, settings.job_events) if airflow_3_3() else None
+
+
+def run_all(settings: Settings, python: str = sys.executable, only: str | None = None) -> dict[str, Any]:
+    """
+    Run every benchmark in one session, or only one of them, and return the figures.
+
+    :param settings: what to measure.
+    :param python: the interpreter of the measured processes.
+    :param only: ``job-events`` to run benchmark 7 alone; ``None`` for all.
+    """
     started = time.time()
     with (
         tempfile.TemporaryDirectory(prefix="entityresolution-bench-") as home,
@@ -404,15 +426,19 @@ def run_all(settings: Settings, python: str = sys.executable) -> dict[str, Any]:
     ):
         env = measured_env(emu.connection(), home, emu.env)
         session = Session(emu, env, python, random.Random(settings.seed))
-        results = {
-            "triggerer": bench_triggerer(session, settings),
-            "throttled": bench_throttled(session, settings),
-            "import": bench_import(session, settings),
-            "sync": bench_sync(session, settings),
-            "real_triggerer": (
-                bench_real_triggerer(emu, settings.real_triggerer) if starts_sensors_in_triggerer() else None
-            ),
-        }
+        if only == ONLY_JOB_EVENTS:
+            results: dict[str, Any] = {"job_events": bench_job_events_if_shared(session, settings)}
+        else:
+            results = {
+                "triggerer": bench_triggerer(session, settings),
+                "throttled": bench_throttled(session, settings),
+                "import": bench_import(session, settings),
+                "sync": bench_sync(session, settings),
+                "real_triggerer": (
+                    bench_real_triggerer(emu, settings.real_triggerer) if airflow_3_3() else None
+                ),
+                "job_events": bench_job_events_if_shared(session, settings),
+            }
     results["duration_seconds"] = time.time() - started
     return results
 
@@ -423,19 +449,34 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small N and short runs (the smoke test)")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="the report to write")
     parser.add_argument("--json", type=Path, help="also write the raw figures as JSON here")
+    parser.add_argument(
+        "--only",
+        choices=(ONLY_JOB_EVENTS,),
+        help="run only this benchmark and rewrite only its parts of the existing report (--output)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks and write the report."""
-    from benchmarks.report import render
+    from benchmarks.report import render, splice_job_events
 
     arguments = parse_arguments(argv)
-    command = "python -m benchmarks.run" + (" --quick" if arguments.quick else "")
-    results = run_all(QUICK if arguments.quick else FULL)
+    command = " ".join(
+        ["python -m benchmarks.run"]
+        + (["--quick"] if arguments.quick else [])
+        + ([f"--only {arguments.only}"] if arguments.only else [])
+    )
+    if arguments.only and not arguments.output.exists():
+        raise SystemExit(f"--only rewrites part of an existing report, and {arguments.output} does not exist")
+    results = run_all(QUICK if arguments.quick else FULL, only=arguments.only)
     if arguments.json:
         arguments.json.write_text(json.dumps(results, indent=2))
-    arguments.output.write_text(render(results, command, quick=arguments.quick))
+    if arguments.only:
+        report = splice_job_events(arguments.output.read_text(), results, command)
+    else:
+        report = render(results, command, quick=arguments.quick)
+    arguments.output.write_text(report)
     print(f"wrote {arguments.output} in {results['duration_seconds']:.0f} s", file=sys.stderr)
     return 0
 

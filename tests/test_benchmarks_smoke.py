@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +46,8 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         env={name: value for name, value in os.environ.items() if name != "PYTHONSAFEPATH"},
         capture_output=True,
         text=True,
-        # Section 6 starts Airflow's own processes: about a minute and a half of the whole.
-        timeout=420,
+        # Sections 6 and 7 start Airflow's own processes: about a minute and a half each.
+        timeout=540,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -55,7 +56,7 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return results
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_the_quick_run_measures_both_sides(quick_results: dict[str, Any]) -> None:
     runs = quick_results["triggerer"]
     assert {run["side"] for run in runs} == {"ours", "baseline"}
@@ -68,7 +69,7 @@ def test_the_quick_run_measures_both_sides(quick_results: dict[str, Any]) -> Non
         assert run["latency_p50"] is not None and run["latency_p99"] >= run["latency_p50"]
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_the_quick_run_throttles_and_counts(quick_results: dict[str, Any]) -> None:
     runs = quick_results["throttled"]
     assert [(run["side"], bool(run["botocore_config"])) for run in runs] == [
@@ -82,7 +83,7 @@ def test_the_quick_run_throttles_and_counts(quick_results: dict[str, Any]) -> No
         assert run["throttled_polls"] == run["polls"] - run["ok_polls"]
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_the_quick_run_writes_the_report(quick_results: dict[str, Any]) -> None:
     assert quick_results["import"]["ours"]["dag_seconds"] > 0
     assert quick_results["import"]["amazon"]["dag_rss_bytes"] > 0
@@ -94,14 +95,15 @@ def test_the_quick_run_writes_the_report(quick_results: dict[str, Any]) -> None:
         "## 1. Triggerer cost",
         "## 3. Throttled account",
         "## 6. Inside Airflow's triggerer",
+        "## 7. Event watchers: List calls per interval",
         "## Closing note",
     ):
         assert heading in report
-    targets = 11 if quick_results["real_triggerer"] else 9
+    targets = 9 + (2 if quick_results["real_triggerer"] else 0) + (1 if quick_results["job_events"] else 0)
     assert report.count("| met |") + report.count("| **missed** |") == targets
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_the_quick_run_measures_both_sides_inside_airflows_triggerer(quick_results: dict[str, Any]) -> None:
     real = quick_results["real_triggerer"]
     if real is None:
@@ -124,6 +126,45 @@ def test_the_quick_run_measures_both_sides_inside_airflows_triggerer(quick_resul
     rows = {(row["side"], row["waits"]) for row in real["summary"]}
     assert rows == {(side, n) for side in ("ours", "datetime") for n in counts}
     assert real["serialized_dag_bytes"]["ours"] > 0 and real["serialized_dag_bytes"]["datetime"] > 0
+
+
+@pytest.mark.timeout(600)
+def test_the_quick_run_counts_the_list_calls_of_event_watchers(quick_results: dict[str, Any]) -> None:
+    figures = quick_results["job_events"]
+    if figures is None:
+        pytest.skip("this Airflow's triggerer runs every event trigger alone (3.3 shares streams)")
+    counts = figures["plan"]["counts"]
+    points = figures["points"]
+    assert sorted((p["side"], p["watchers"]) for p in points) == sorted(
+        (side, n) for side in ("shared", "unshared") for n in counts
+    )
+    for point in points:
+        # Every watcher polled in the window, and announced the one job that ended after it.
+        assert point["list_calls"] > 0 and point["intervals"] > 0
+        assert point["end_one_job"]["asset_events"] == point["watchers"]
+        assert point["end_one_job"]["get_calls"] >= 1
+
+
+def test_only_job_events_rewrites_its_own_parts_of_a_report(
+    quick_results: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--only job-events`` puts section 7, its Summary row and the count of targets into an older report."""
+    if quick_results["job_events"] is None:
+        pytest.skip("this Airflow's triggerer runs every event trigger alone (3.3 shares streams)")
+    # The benchmarks are the repository's, not the wheel's.
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.report import splice_job_events
+
+    report = quick_results["report"]
+    before, after = report.split("## 7. ")[0], report.split("## Misses", 1)[1]
+    [row] = [line for line in report.splitlines() if "List call per interval" in line]
+    older = [line for line in f"{before}## Misses{after}".splitlines() if line != row]
+    targets = re.compile(r"(\d+) of (\d+) targets met")
+    counted = targets.search(report)
+    assert counted is not None
+    met, total = int(counted[1]) - row.endswith("| met |"), int(counted[2]) - 1
+    older_report = targets.sub(f"{met} of {total} targets met", "\n".join(older) + "\n")
+    assert splice_job_events(older_report, quick_results, "python -m benchmarks.run --quick") == report
 
 
 @pytest.fixture
