@@ -36,6 +36,12 @@ Airflow 3.3 polls once for every event trigger with the same ``shared_stream_key
 mode, tells the stream's producer once the events derived from a poll are in the metadata DB;
 Airflow 3.0 to 3.2 run each event trigger's own ``run()`` and confirm nothing."""
 
+EVENT_TRIGGERS_SUPPORTED = Version("3.0.6") <= AIRFLOW_VERSION
+"""Whether this Airflow runs the job event triggers: asset watchers, and Variables a trigger can write.
+
+Asset watchers came with Airflow 3.0; a trigger could write a Variable, where the event triggers
+keep their watermark, from 3.0.5 (apache/airflow#53514), a release that was withdrawn, so 3.0.6."""
+
 COMMON_COMPAT_SDK = "airflow.providers.common.compat.sdk"
 
 # Each name's homes, newest first, after common-compat's: (module, name there).
@@ -70,10 +76,11 @@ def _find(name: str) -> Any:
 
 
 def require_asset_watchers(name: str) -> None:
-    """Raise an ImportError naming ``name`` unless this Airflow has asset watchers (Airflow 3)."""
-    if not AIRFLOW_3:
+    """Raise an ImportError naming ``name`` unless :data:`EVENT_TRIGGERS_SUPPORTED`."""
+    if not EVENT_TRIGGERS_SUPPORTED:
         raise ImportError(
-            f"{name} needs Airflow 3.0 or later (asset watchers); this is Airflow {_airflow_version}"
+            f"{name} needs Airflow 3.0.6 or later (asset watchers, and Variables a trigger can write); "
+            f"this is Airflow {_airflow_version}"
         )
 
 

@@ -21,7 +21,15 @@ from airflow_entityresolution.events import event_from_state
 from airflow_entityresolution.hooks import EntityResolutionHook
 from airflow_entityresolution.jobs import ID_MAPPING, MATCHING, JobFamily, JobState, check_end_statuses
 from airflow_entityresolution.validation import check_seconds
-from airflow_entityresolution.watermark import Watermark, load_watermark, save_watermark, watermark_key
+from airflow_entityresolution.watermark import (
+    HORIZON,
+    Watermark,
+    end_moment,
+    identity_digest,
+    load_watermark,
+    save_watermark,
+    watermark_key,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_entityresolution.client import (
@@ -32,12 +40,14 @@ if TYPE_CHECKING:
     from airflow_entityresolution.shapes import JobDescription
 
 COMMIT_DELAY_SECONDS = 5.0
-"""Without ack mode, how long announced jobs stay pending before the watermark takes them.
+"""Without ack mode, how long announced jobs stay pending before the watermark takes them, at any interval.
 
 Longer than two of the triggerer's syncs and a pass of its supervisor loop, which is how long
 an event takes to reach the metadata DB; a watermark written sooner could get there first."""
 
 PUBLIC_MODULE = "airflow_entityresolution.triggers"
+LISTING_SETTINGS = ("aws_conn_id", "region_name", "verify", "botocore_config", "waiter_delay")
+"""Besides the family and the workflow, what decides how a poll lists the jobs: alike, watchers share it."""
 
 
 @dataclass
@@ -62,7 +72,7 @@ def _once_per_job(
 
     def describe(job_id: str) -> Awaitable[JobState]:
         task = described.get(job_id)
-        if task is None or (task.done() and task.exception() is not None):
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
             task = described[job_id] = asyncio.ensure_future(
                 hook.async_describe_job(client, family, workflow_name, job_id)
             )
@@ -77,8 +87,10 @@ async def poll_ended_jobs(
     """
     List the workflow's jobs every ``waiter_delay`` seconds, forever, and yield those that ended.
 
-    Requests that still fail after botocore's retries are polled again at the next interval
-    if the failure is transient (throttling, a 5xx, the network); anything else is raised.
+    A List that still fails after botocore's retries is tried again at the next interval: a
+    transient failure (throttling, a 5xx, the network) with a warning, any other (access denied,
+    no such workflow) with an error, so that a watcher outlives a fix of its role or workflow.
+    Raising would not stop it: the triggerer starts a failed watcher again at once.
     """
     hook = EntityResolutionHook.from_trigger_arguments(kwargs)
     workflow_name: str = kwargs["workflow_name"]
@@ -87,9 +99,7 @@ async def poll_ended_jobs(
             try:
                 summaries = await hook.async_list_jobs(client, family, workflow_name)
             except EntityResolutionRequestError as error:
-                if error.category is not ErrorCategory.TRANSIENT:
-                    raise
-                log.warning("%s. Listing the jobs again in %.1fs", error, kwargs["waiter_delay"])
+                log_request_error(log, error, f"Listing the jobs again in {kwargs['waiter_delay']:.1f}s")
             else:
                 states = [
                     JobState(family, workflow_name, job["jobId"], cast("JobDescription", job))
@@ -97,9 +107,15 @@ async def poll_ended_jobs(
                 ]
                 # A summary without endTime has not ended, whatever it says: the next poll sees it again.
                 ended = [state for state in states if state.is_terminal and "endTime" in state.description]
-                ended.sort(key=lambda state: state.description["endTime"])
+                ended.sort(key=lambda state: end_moment(state.description["endTime"]))
                 yield EndedJobs(ended, _once_per_job(hook, client, family, workflow_name))
             await asyncio.sleep(kwargs["waiter_delay"])
+
+
+def log_request_error(log: TaskLog, error: EntityResolutionRequestError, then: str) -> None:
+    """Log a request that failed for good: a warning if it may pass by itself, else an error to act on."""
+    level = log.warning if error.category is ErrorCategory.TRANSIENT else log.error
+    level("%s. %s", error, then)
 
 
 async def commit_announced(ended_jobs: EndedJobs) -> None:
@@ -132,7 +148,8 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
     :param workflow_name: the workflow whose jobs to announce.
     :param statuses: the end statuses to announce: ``SUCCEEDED``, ``FAILED``, or both.
     :param waiter_delay: seconds between the polls (ListJobs, every page).
-    :param look_back: on a watcher's first poll, also announce the jobs that ended in these last seconds.
+    :param look_back: on a watcher's first poll, also announce the jobs that ended in these last seconds,
+        at most seven days (604800).
     :param aws_conn_id: The Airflow connection used for AWS credentials, an Amazon provider ``aws``
         connection. If ``None``, boto3's default credential chain is used.
     :param region_name: AWS region name; if not given, the connection's or boto3's default.
@@ -158,7 +175,7 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
         self.workflow_name = self.family.check_workflow_name(workflow_name, "workflow_name")
         self.statuses = check_end_statuses(statuses)
         self.waiter_delay = check_seconds(waiter_delay, "waiter_delay", positive=True)
-        self.look_back = check_seconds(look_back, "look_back")
+        self.look_back = check_seconds(look_back, "look_back", at_most=HORIZON.total_seconds())
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.verify = verify
@@ -187,26 +204,19 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
         return watermark_key({"family": self.family.key, **self.serialize()[1]})
 
     def shared_stream_key(self) -> Hashable:
-        """What one poll serves on Airflow 3.3: the same jobs listed the same way, at the same interval."""
-        return ("airflow_entityresolution", self.family.key, *self._listing_key(self.serialize()[1]))
+        """
+        What one poll serves on Airflow 3.3: the same jobs listed the same way, at the same interval.
 
-    @staticmethod
-    def _listing_key(kwargs: dict[str, Any]) -> tuple[Hashable, ...]:
-        return tuple(
-            repr(kwargs[name])
-            for name in (
-                "workflow_name",
-                "aws_conn_id",
-                "region_name",
-                "verify",
-                "botocore_config",
-                "waiter_delay",
-            )
-        )
+        The connection settings are hashed: Airflow logs the key, and a ``botocore_config`` may
+        hold a proxy's password.
+        """
+        kwargs = self.serialize()[1]
+        listing = {name: kwargs[name] for name in LISTING_SETTINGS}
+        return ("airflow_entityresolution", self.family.key, self.workflow_name, identity_digest(listing))
 
     @classmethod
     def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
-        return _EndedJobsProducer(cls.family, kwargs)
+        return _EndedJobsProducer(cls, kwargs)
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         async for ended_jobs in shared_stream:
@@ -219,7 +229,7 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
             async for event in self._announcements(ended_jobs):
                 yield event
             if ended_jobs.announced:
-                await asyncio.sleep(min(self.waiter_delay, COMMIT_DELAY_SECONDS))
+                await asyncio.sleep(COMMIT_DELAY_SECONDS)
                 await commit_announced(ended_jobs)
 
     @property
@@ -228,7 +238,7 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
         return (
             f"Jobs announced by the Entity Resolution event trigger on the {self.family.label} workflow "
             f"{self.workflow_name!r} ({', '.join(self.statuses)}). "
-            "Delete it to start the watcher over from now."
+            "To start the watcher over from now: pause the DAGs scheduled on its asset, delete this, unpause."
         )
 
     async def _announcements(self, ended_jobs: EndedJobs) -> AsyncIterator[TriggerEvent]:
@@ -240,7 +250,13 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
             try:
                 state = await ended_jobs.describe(summary.job_id)
             except EntityResolutionRequestError as error:
-                self.log.warning("%s. Announcing job %s at a later poll", error, summary.job_id)
+                log_request_error(self.log, error, f"Announcing job {summary.job_id} at a later poll")
+                continue
+            if not state.is_terminal or state.status != summary.status:
+                # Get*Job may lag behind the List that showed the job ended: ask again next time.
+                self.log.info(
+                    "Job %s is %s by Get*Job: announcing it at a later poll", state.job_id, state.status
+                )
                 continue
             yield TriggerEvent(event_from_state(state))
             watermark.announce(summary.job_id, end_time)
@@ -254,12 +270,12 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
         if watermark is None:
             ended = {state.job_id: state.description["endTime"] for state in ended_jobs.ended}
             now = datetime.datetime.now(datetime.UTC)
-            watermark = Watermark.baseline(key, ended, self.look_back, now)
-            watermark.description = self.watermark_description
+            watermark = Watermark.baseline(key, ended, self.look_back, now, self.watermark_description)
             # Written before anything is announced: a watcher that restarted before it would skip nothing.
             await save_watermark(watermark)
             self.log.info("Watching workflow %r from now on: watermark %s", self.workflow_name, key)
-        watermark.description = self.watermark_description
+        else:
+            watermark.description = self.watermark_description
         self._watermark = watermark
         return watermark
 
@@ -267,14 +283,13 @@ class EntityResolutionJobEventTrigger(BaseEventTrigger):
 class _EndedJobsProducer(SharedStreamProducer):
     """The poll of a shared stream in ack mode: advanced once the announcements from a poll are persisted."""
 
-    def __init__(self, family: JobFamily, kwargs: dict[str, Any]) -> None:
-        self.family = family
+    def __init__(self, trigger_class: type[EntityResolutionJobEventTrigger], kwargs: dict[str, Any]) -> None:
+        self.trigger_class = trigger_class
         self.kwargs = kwargs
-        self.trigger_class = TRIGGERS[family.key]
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
         trigger = self.trigger_class(**self.kwargs)
-        async for ended_jobs in poll_ended_jobs(self.family, self.kwargs, trigger.log):
+        async for ended_jobs in poll_ended_jobs(trigger.family, self.kwargs, trigger.log):
             yield ended_jobs, ended_jobs
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
@@ -312,10 +327,3 @@ class EntityResolutionMatchingJobEventTrigger(EntityResolutionJobEventTrigger):
     """
 
     family = MATCHING
-
-
-TRIGGERS: dict[str, type[EntityResolutionJobEventTrigger]] = {
-    trigger.family.key: trigger
-    for trigger in (EntityResolutionIdMappingJobEventTrigger, EntityResolutionMatchingJobEventTrigger)
-}
-"""The event trigger of each job family, by its :attr:`~airflow_entityresolution.jobs.JobFamily.key`."""

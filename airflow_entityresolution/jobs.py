@@ -63,6 +63,8 @@ class TaskLog(Protocol):
 
     def warning(self, msg: Any, /, *args: Any) -> object: ...
 
+    def error(self, msg: Any, /, *args: Any) -> object: ...
+
 
 class Verb(enum.StrEnum):
     """The three job calls every job family offers."""

@@ -20,7 +20,7 @@ from airflow.triggers.base import (
     TriggerEvent,
 )
 
-from airflow_entityresolution.compat import AIRFLOW_3, require_asset_watchers
+from airflow_entityresolution.compat import EVENT_TRIGGERS_SUPPORTED, require_asset_watchers
 from airflow_entityresolution.errors import EntityResolutionError, EntityResolutionWaitTimeoutError
 from airflow_entityresolution.events import event_from_error, event_from_state
 from airflow_entityresolution.hooks import EntityResolutionHook
@@ -292,5 +292,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    # Airflow 2.11 lists no event trigger: `from ... import *` never reaches the ImportError.
-    return sorted([*globals(), *(EVENT_TRIGGERS if AIRFLOW_3 else ())])
+    # An Airflow without them lists no event trigger: `from ... import *` never reaches the ImportError.
+    return sorted([*globals(), *(EVENT_TRIGGERS if EVENT_TRIGGERS_SUPPORTED else ())])

@@ -13,6 +13,7 @@ in full instead.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard, cast
@@ -238,11 +239,16 @@ def check_output_asset(uri: Any, parameter: str = "output_asset") -> str:
     return check_pattern(parameter, uri, OUTPUT_S3_PATH, expected, max_length=1024)
 
 
-def check_seconds(value: Any, parameter: str, *, positive: bool = False) -> float:
-    """Return ``value`` if it is a number of seconds >= 0 (> 0 if ``positive``), else raise."""
-    number = not isinstance(value, bool) and isinstance(value, int | float)
-    if not number or value < 0 or (positive and value == 0):
-        raise InvalidParameterError(parameter, value, f"a number of seconds {'>' if positive else '>='} 0")
+def check_seconds(
+    value: Any, parameter: str, *, positive: bool = False, at_most: float | None = None
+) -> float:
+    """Return ``value`` if finite seconds >= 0 (> 0 if ``positive``; <= ``at_most``), else raise."""
+    number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if not number or value < 0 or (positive and value == 0) or (at_most is not None and value > at_most):
+        expected = f"a number of seconds {'>' if positive else '>='} 0"
+        raise InvalidParameterError(
+            parameter, value, expected if at_most is None else f"{expected} and <= {at_most:g}"
+        )
     return float(value)
 
 

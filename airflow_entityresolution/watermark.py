@@ -23,17 +23,22 @@ HORIZON = datetime.timedelta(days=7)
 FORMAT_VERSION = 1
 
 
+def identity_digest(identity: Mapping[str, Any]) -> str:
+    """A stable hash of a JSON mapping, which shows nothing of what it hashes."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:40]
+
+
 def watermark_key(identity: Mapping[str, Any]) -> str:
     """
     The Variable key of the watcher with ``identity``: a hash, so no workflow or connection name shows.
 
     A key that named a secret-looking word would have the supervisor mask the value it reads back.
     """
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:40]
-    return f"{Watermark.PREFIX}{digest}"
+    return f"{Watermark.PREFIX}{identity_digest(identity)}"
 
 
-def _moment(iso: str) -> datetime.datetime:
+def end_moment(iso: str) -> datetime.datetime:
+    """A job's ``endTime``, as the JSON descriptions write it, as a moment: strings misorder offsets."""
     return datetime.datetime.fromisoformat(iso)
 
 
@@ -60,7 +65,12 @@ class Watermark:
 
     @classmethod
     def baseline(
-        cls, key: str, ended: Mapping[str, str], look_back: float, now: datetime.datetime
+        cls,
+        key: str,
+        ended: Mapping[str, str],
+        look_back: float,
+        now: datetime.datetime,
+        description: str = "",
     ) -> Watermark:
         """
         Start a watcher: the jobs in ``ended`` (``endTime`` by ID) count as seen, but inside the look-back.
@@ -69,9 +79,12 @@ class Watermark:
         ended at the first poll are what came before.
         """
         if not look_back:
-            return cls(key, None, dict(ended))
+            watermark = cls(key, None, dict(ended), description)
+            if ended:
+                watermark._prune()
+            return watermark
         cutoff = now - datetime.timedelta(seconds=look_back)
-        return cls(key, cutoff.isoformat(), {})
+        return cls(key, cutoff.isoformat(), {}, description)
 
     @classmethod
     def from_json(cls, key: str, document: Mapping[str, Any]) -> Watermark:
@@ -86,7 +99,7 @@ class Watermark:
         """Whether the job, which ended at ``end_time``, is still to be announced."""
         if job_id in self.known or job_id in self.pending:
             return False
-        return self.floor is None or _moment(end_time) >= _moment(self.floor)
+        return self.floor is None or end_moment(end_time) >= end_moment(self.floor)
 
     def announce(self, job_id: str, end_time: str) -> None:
         self.pending[job_id] = end_time
@@ -102,14 +115,14 @@ class Watermark:
 
     def _prune(self) -> None:
         # Measured from the jobs' own end times, so the triggerer's clock plays no part.
-        newest = max(_moment(end) for end in self.known.values())
+        newest = max(end_moment(end) for end in self.known.values())
         cutoff = newest - HORIZON
-        old = [job_id for job_id, end in self.known.items() if _moment(end) < cutoff]
+        old = [job_id for job_id, end in self.known.items() if end_moment(end) < cutoff]
         if not old:
             return
         for job_id in old:
             del self.known[job_id]
-        if self.floor is None or _moment(self.floor) < cutoff:
+        if self.floor is None or end_moment(self.floor) < cutoff:
             self.floor = cutoff.isoformat()
 
 
@@ -129,12 +142,15 @@ async def load_watermark(key: str) -> Watermark | None:
 
 async def save_watermark(watermark: Watermark) -> None:
     """Write a watermark, with its description, through the triggerer's supervisor."""
-    from airflow.sdk.execution_time.comms import PutVariable
+    from airflow.sdk.execution_time.comms import ErrorResponse, PutVariable
 
     value = json.dumps(watermark.to_json())
-    await _supervisor_comms().asend(
+    answer = await _supervisor_comms().asend(
         PutVariable(key=watermark.key, value=value, description=watermark.description)
     )
+    # A lost write would have a restarted watcher start over from then, skipping what it had yet to announce.
+    if isinstance(answer, ErrorResponse):
+        raise RuntimeError(f"Cannot write the watermark Variable {watermark.key}: {answer!r}")
 
 
 def _supervisor_comms() -> Any:

@@ -5,7 +5,8 @@ An asset carries an ``AssetWatcher`` whose event trigger lists the workflow's jo
 triggerer and announces each one that ends SUCCEEDED, once; the DAG scheduled on the asset
 runs for it. Jobs a workflow runs by itself (incremental run type ``IMMEDIATE``), or that the
 console, Step Functions or another team started, all count. Airflow 2.11 has no asset
-watchers: there this file defines no DAG.
+watchers (and Airflow 3.0 before 3.0.6, whose triggers cannot write the Variable a watcher keeps
+its place in): there this file defines no DAG.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from airflow_entityresolution.compat import AIRFLOW_3
+from airflow_entityresolution.compat import EVENT_TRIGGERS_SUPPORTED
 
-if AIRFLOW_3:
+if EVENT_TRIGGERS_SUPPORTED:
     from airflow.sdk import DAG, Asset, AssetWatcher, task
 
     from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger
@@ -49,9 +50,9 @@ if AIRFLOW_3:
         def report_matches(*, triggering_asset_events: Any = None) -> list[dict[str, Any]]:
             # Completions close together make one run with several events: read every one.
             reports = []
-            for event in triggering_asset_events[customer_matching_jobs]:
-                job = event.extra["payload"]
-                reports.append({"job_id": job["job_id"], "metrics": job["job"].get("metrics", {})})
+            for event in (triggering_asset_events or {}).get(customer_matching_jobs, []):
+                payload = event.extra["payload"]
+                reports.append({"job_id": payload["job_id"], "metrics": payload["job"].get("metrics", {})})
             return reports
 
         report_matches()

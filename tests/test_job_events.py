@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import AIRFLOW_3, AIRFLOW_VERSION, FAILURE_MESSAGE
-from packaging.version import Version
+from conftest import AIRFLOW_3, FAILURE_MESSAGE
 
+from airflow_entityresolution.compat import SHARED_STREAMS
 from airflow_entityresolution.emulator import Fault, JobScript, ManualClock
 from airflow_entityresolution.validation import InvalidParameterError
 
@@ -29,15 +29,22 @@ WORKFLOW = "customer-matching"
 METRICS = {"inputRecords": 10, "totalRecordsProcessed": 10, "recordsNotProcessed": 0, "matchIDs": 4}
 POLL = 0.05
 needs_airflow_3 = pytest.mark.skipif(not AIRFLOW_3, reason="asset watchers need Airflow 3")
-needs_shared_streams = pytest.mark.skipif(
-    Version("3.3") > AIRFLOW_VERSION, reason="shared streams are new in Airflow 3.3"
-)
+needs_shared_streams = pytest.mark.skipif(not SHARED_STREAMS, reason="shared streams are new in Airflow 3.3")
 
 
 @pytest.fixture
 def entity_resolution_clock() -> ManualClock:
     # Hours behind the real clock, so that the jobs have ended by the triggerer's clock too (look_back).
     return ManualClock(wall_start=time.time() - 10_000)
+
+
+@pytest.fixture(autouse=True)
+def short_commit_delay(monkeypatch):
+    """Polls a few milliseconds apart: the watermark of ``run()`` takes announced jobs as soon after."""
+    if AIRFLOW_3:
+        from airflow_entityresolution import job_events
+
+        monkeypatch.setattr(job_events, "COMMIT_DELAY_SECONDS", POLL)
 
 
 @pytest.fixture
@@ -287,6 +294,41 @@ async def test_listing_that_fails_for_a_while_loses_and_doubles_nothing(
 
 
 @needs_airflow_3
+async def test_a_job_get_still_shows_running_is_announced_once_at_a_later_poll(
+    emulator, supervisor_comms, entity_resolution_clock
+):
+    watcher = Watcher(event_trigger().run())
+    await polls(emulator, 2, watcher)
+    [job_id] = plan_jobs(emulator, JobScript.succeeded(METRICS))
+    # The List shows the job ended; the Get, answered from a replica behind it, still says RUNNING.
+    emulator.inject(Fault.status_override("RUNNING", count=1, operation="GetMatchingJob"))
+    entity_resolution_clock.advance(100)
+    await polls(emulator, 3, watcher)
+    await watcher.stop()
+    assert watcher.job_ids == [job_id]
+    assert watcher.payloads[0]["job"]["status"] == "SUCCEEDED"
+    assert emulator.count("GetMatchingJob") == 2
+
+
+@needs_airflow_3
+async def test_a_listing_refused_for_a_while_keeps_the_watcher_polling(
+    emulator, supervisor_comms, entity_resolution_clock
+):
+    watcher = Watcher(event_trigger().run())
+    await polls(emulator, 2, watcher)
+    # A role without the permission, fixed two polls later: the triggerer would restart a raising watcher
+    # at once, again and again, so it waits the interval and lists again.
+    emulator.inject(Fault.access_denied(count=2, operation="ListMatchingJobs"))
+    job_ids = plan_jobs(emulator, *[JobScript.succeeded(METRICS)] * 2)
+    entity_resolution_clock.advance(100)
+    await polls(emulator, 3, watcher)
+    assert not watcher._task.done(), "the watcher still runs"
+    await watcher.stop()
+    assert watcher.job_ids == job_ids
+    assert [r.error_code for r in emulator.requests if r.fault is not None] == ["AccessDeniedException"] * 2
+
+
+@needs_airflow_3
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -298,6 +340,9 @@ async def test_listing_that_fails_for_a_while_loses_and_doubles_nothing(
         ({"statuses": []}, "Invalid statuses=[]"),
         ({"waiter_delay": 0}, "Invalid waiter_delay=0: expected a number of seconds > 0"),
         ({"look_back": -1}, "Invalid look_back=-1: expected a number of seconds >= 0"),
+        ({"look_back": 604801}, "Invalid look_back=604801: expected a number of seconds >= 0 and <= 604800"),
+        ({"look_back": float("inf")}, "Invalid look_back=inf"),
+        ({"waiter_delay": float("nan")}, "Invalid waiter_delay=nan"),
         ({"workflow_name": "bad name"}, "Invalid workflow_name='bad name'"),
     ],
 )
@@ -320,6 +365,17 @@ def test_serialize_round_trips_as_plain_json_and_holds_no_secret(emulator):
         "aws_conn_id", "region_name", "verify", "botocore_config",
     }  # fmt: skip
     assert "testing" not in json.dumps(kwargs), "credentials stay in the connection"
+
+
+@needs_airflow_3
+def test_watchers_alike_in_how_they_list_share_a_stream_key_that_shows_no_secret(emulator):
+    proxy = {"proxies": {"https": "http://user:proxy-password@proxy.internal:3128"}}
+    key = event_trigger(botocore_config=proxy).shared_stream_key()
+    assert key == event_trigger(botocore_config=proxy, look_back=60, statuses=["FAILED"]).shared_stream_key()
+    assert key != event_trigger(botocore_config=proxy, waiter_delay=POLL * 2).shared_stream_key()
+    assert key != event_trigger(botocore_config=proxy, workflow_name="other-workflow").shared_stream_key()
+    assert "proxy-password" not in repr(key), "Airflow logs the key"
+    assert WORKFLOW in key, "the log still names the workflow"
 
 
 @needs_shared_streams
@@ -372,7 +428,7 @@ def test_event_triggers_need_airflow_3(emulator):
         pytest.skip("Airflow 3 has asset watchers")
     import airflow_entityresolution.triggers as triggers
 
-    with pytest.raises(ImportError, match=r"needs Airflow 3\.0 or later"):
+    with pytest.raises(ImportError, match=r"needs Airflow 3\.0\.6 or later"):
         from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger  # noqa: F401
     assert "EntityResolutionMatchingJobEventTrigger" not in dir(triggers)
     assert triggers.EntityResolutionMatchingJobCompletedTrigger.family.key == "matching"

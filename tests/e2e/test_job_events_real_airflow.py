@@ -24,6 +24,7 @@ import pytest
 from conftest import AIRFLOW_3, AIRFLOW_VERSION, FAILURE_MESSAGE
 from packaging.version import Version
 
+from airflow_entityresolution.compat import SHARED_STREAMS
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
 from airflow_entityresolution.emulator.default_definitions import default_matching_definition
 from airflow_entityresolution.emulator.state import DEFAULT_ACCOUNT_ID
@@ -49,9 +50,7 @@ FAKE_AWS = {
 }
 # Few attempts a poll, so that a fault of a dozen requests spans several polls, not one long backoff.
 FEW_RETRIES = {"retries": {"mode": "standard", "max_attempts": 2}}
-needs_shared_streams = pytest.mark.skipif(
-    Version("3.3") > AIRFLOW_VERSION, reason="shared streams are new in Airflow 3.3"
-)
+needs_shared_streams = pytest.mark.skipif(not SHARED_STREAMS, reason="shared streams are new in Airflow 3.3")
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ FLAKY_LIST = Consumer(
 PAST_JOBS = Consumer("events_past_jobs", Watcher("past_jobs", "events-past-jobs"))
 PAST_JOB_COUNT = 60
 CONSUMERS = (FIVE_JOBS, RESTART, FLAKY_LIST, PAST_JOBS) + (
-    (SHARED_SUCCEEDED, SHARED_ANY) if Version("3.3") <= AIRFLOW_VERSION else ()
+    (SHARED_SUCCEEDED, SHARED_ANY) if SHARED_STREAMS else ()
 )
 
 
