@@ -37,7 +37,7 @@ from benchmarks.emulator_process import WORKFLOW, EmulatorProcess
 
 # The harness lives with the end-to-end tests: `python -m benchmarks.run` runs from the repository
 # root, which puts `tests` on the path.
-from tests.e2e.airflow_processes import AirflowStack, StackError, wait_for
+from tests.e2e.airflow_processes import AirflowStack, StackError, running_stack, wait_for
 
 SIDES = ("ours", "datetime")
 DAG_IDS = {side: f"bench_triggerer_{side}" for side in SIDES}
@@ -349,18 +349,11 @@ def airflow_stack(
     :param capacity: the triggerer's capacity, and the DAGs' bounds on active runs and tasks.
     :param dags: the source of each DAG file, by DAG ID; each is written to ``<DAG ID>.py``.
     """
-    with tempfile.TemporaryDirectory(prefix="entityresolution-triggerer-bench-") as home:
-        stack = AirflowStack(Path(home), stack_env(emulator, capacity))
-        try:
-            for dag_id, source in dags.items():
-                stack.write_dag_file(f"{dag_id}.py", source)
-            stack.migrate_db()
-            stack.start_all()
-            for dag_id in dags:
-                stack.wait_for_dag(dag_id)
-            yield stack
-        finally:
-            stack.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="entityresolution-triggerer-bench-") as home,
+        running_stack(Path(home), stack_env(emulator, capacity), dags) as stack,
+    ):
+        yield stack
 
 
 def started_stack(

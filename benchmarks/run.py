@@ -12,7 +12,6 @@ turns the figures into the report (:mod:`benchmarks.report`).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import random
@@ -396,19 +395,22 @@ def measured_env(endpoint_conn: str, airflow_home: str, base: dict[str, str]) ->
     return env
 
 
-def airflow_3_3() -> bool:
-    """
-    Whether this is Airflow 3.3 or later, which benchmarks 6 and 7 need: it starts templated sensors
-    in the triggerer, and runs event triggers that share a stream key on one poll loop.
-    """
-    from packaging.version import Version
+def bench_real_triggerer_if_started_there(session: Session, settings: Settings) -> dict[str, Any] | None:
+    """Benchmark 6, on an Airflow that starts templated sensors in the triggerer; ``None`` on an older one."""
+    from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 
-    return Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
+    return (
+        bench_real_triggerer(session.emulator, settings.real_triggerer)
+        if TRIGGERER_RENDERS_TEMPLATES
+        else None
+    )
 
 
 def bench_job_events_if_shared(session: Session, settings: Settings) -> dict[str, Any] | None:
     """Benchmark 7, on an Airflow whose triggerer shares streams; ``None`` on an older one."""
-    return bench_job_events(session.emulator, settings.job_events) if airflow_3_3() else None
+    from airflow_entityresolution.compat import SHARED_STREAMS
+
+    return bench_job_events(session.emulator, settings.job_events) if SHARED_STREAMS else None
 
 
 def run_all(settings: Settings, python: str = sys.executable, only: str | None = None) -> dict[str, Any]:
@@ -434,9 +436,7 @@ def run_all(settings: Settings, python: str = sys.executable, only: str | None =
                 "throttled": bench_throttled(session, settings),
                 "import": bench_import(session, settings),
                 "sync": bench_sync(session, settings),
-                "real_triggerer": (
-                    bench_real_triggerer(emu, settings.real_triggerer) if airflow_3_3() else None
-                ),
+                "real_triggerer": bench_real_triggerer_if_started_there(session, settings),
                 "job_events": bench_job_events_if_shared(session, settings),
             }
     results["duration_seconds"] = time.time() - started

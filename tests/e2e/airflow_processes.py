@@ -33,7 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +52,13 @@ TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_fail
 JWT_SECRET = "entityresolution-e2e-jwt-secret-not-for-production-" + "0123456789abcdef" * 2
 # A fixed, valid Fernet key: every process must decrypt what another one encrypted (Variables).
 FERNET_KEY = "Pb6HMlTsxn-hRAyEqPX3NCY5LwoMZyUaBWQ9mHvVCtU="
+
+# Credentials for a stack whose ``aws_default`` points at the emulator, which checks none.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 T = TypeVar("T")
 
@@ -728,6 +735,30 @@ class AirflowStack:
                 if title.startswith("airflow worker --") and ti_id in title:
                     found.append(("LocalExecutor" not in title, process))
         return [process for _, process in sorted(found, key=lambda item: item[0])]
+
+
+@contextlib.contextmanager
+def running_stack(
+    home: Path, env_extra: Mapping[str, str], dags: Mapping[str, str]
+) -> Iterator[AirflowStack]:
+    """
+    Airflow's processes on ``home`` with ``dags`` written and parsed; all stopped on the way out.
+
+    :param home: the stack's ``AIRFLOW_HOME``.
+    :param env_extra: variables added to every process's environment, e.g. ``AIRFLOW_CONN_*``.
+    :param dags: the source of each DAG file, by DAG ID; each is written to ``<DAG ID>.py``.
+    """
+    stack = AirflowStack(home, env_extra)
+    try:
+        for dag_id, source in dags.items():
+            stack.write_dag_file(f"{dag_id}.py", source)
+        stack.migrate_db()
+        stack.start_all()
+        for dag_id in dags:
+            stack.wait_for_dag(dag_id)
+        yield stack
+    finally:
+        stack.stop()
 
 
 def started_job_record_key(dag_id: str, run_id: str, task_id: str) -> str:

@@ -16,7 +16,7 @@ import json
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from airflow_entityresolution.emulator.default_definitions import default_matchi
 from airflow_entityresolution.emulator.state import DEFAULT_ACCOUNT_ID
 from airflow_entityresolution.emulator.wire import DEFAULT_REGION
 
-from .airflow_processes import AirflowStack, wait_for
+from .airflow_processes import FAKE_AWS, AirflowStack, running_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -43,11 +43,6 @@ CONSUMER_TASK = "report"
 POLL_SECONDS = 1
 METRICS = {"inputRecords": 120, "totalRecordsProcessed": 120, "recordsNotProcessed": 0, "matchIDs": 48}
 IMMEDIATE = {"incrementalRunConfig": {"incrementalRunType": "IMMEDIATE"}}
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 # Few attempts a poll, so that a fault of a dozen requests spans several polls, not one long backoff.
 FEW_RETRIES = {"retries": {"mode": "standard", "max_attempts": 2}}
 needs_shared_streams = pytest.mark.skipif(not SHARED_STREAMS, reason="shared streams are new in Airflow 3.3")
@@ -154,7 +149,6 @@ class Deployment:
 
     stack: AirflowStack
     emulator: EntityResolutionEmulator
-    ended: dict[str, list[str]] = field(default_factory=dict)
 
     def end_job(self, consumer: Consumer, status: str = "SUCCEEDED") -> str:
         """New data arrives: the workflow starts a job by itself, which then ends with ``status``."""
@@ -162,7 +156,6 @@ class Deployment:
         message = FAILURE_MESSAGE if status == "FAILED" else None
         job_id = self.emulator.data_arrived(workflow, JobScript(running_seconds=None, metrics=METRICS))
         self.emulator.finish_job(job_id, status, message)
-        self.ended.setdefault(workflow, []).append(job_id)
         return job_id
 
     def runs(self, consumer: Consumer) -> list[tuple[str, str]]:
@@ -250,9 +243,9 @@ def immediate_definition(workflow: str) -> dict[str, Any]:
     return {**default_matching_definition(DEFAULT_ACCOUNT_ID, DEFAULT_REGION, workflow), **IMMEDIATE}
 
 
-def past_jobs(emulator: EntityResolutionEmulator, workflow: str, count: int) -> list[str]:
+def past_jobs(emulator: EntityResolutionEmulator, workflow: str, count: int) -> None:
     """Jobs that ended before anything watched the workflow; one in four FAILED."""
-    job_ids = [
+    for index in range(count):
         emulator.start_job_after(
             workflow,
             0,
@@ -260,14 +253,11 @@ def past_jobs(emulator: EntityResolutionEmulator, workflow: str, count: int) -> 
             if index % 4
             else JobScript.failed(FAILURE_MESSAGE, running_seconds=0),
         )
-        for index in range(count)
-    ]
     wait_for(
         f"{count} past jobs of {workflow} to end",
         lambda: all(job.status in ("SUCCEEDED", "FAILED") for job in emulator.jobs(workflow)),
         10,
     )
-    return job_ids
 
 
 def parse_again_once_assets_are_active(stack: AirflowStack) -> None:
@@ -297,20 +287,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     emulator = EntityResolutionEmulator(concurrency="unlimited")
     for workflow in {consumer.watcher.workflow_name for consumer in CONSUMERS}:
         emulator.add_matching_workflow(workflow, definition=immediate_definition(workflow))
-    past = past_jobs(emulator, PAST_JOBS.watcher.workflow_name, PAST_JOB_COUNT)
+    past_jobs(emulator, PAST_JOBS.watcher.workflow_name, PAST_JOB_COUNT)
+    home = Path(tmp_path_factory.mktemp("airflow-home"))
+    dags = {consumer.dag_id: consumer.source() for consumer in CONSUMERS}
     with EmulatorServer(emulator):
-        home = Path(tmp_path_factory.mktemp("airflow-home"))
-        stack = AirflowStack(
-            home, env_extra={"AIRFLOW_CONN_AWS_DEFAULT": emulator.airflow_connection(), **FAKE_AWS}
-        )
-        deployment = Deployment(stack, emulator, {PAST_JOBS.watcher.workflow_name: past})
-        try:
-            for consumer in CONSUMERS:
-                stack.write_dag_file(f"{consumer.dag_id}.py", consumer.source())
-            stack.migrate_db()
-            stack.start_all()
-            for consumer in CONSUMERS:
-                stack.wait_for_dag(consumer.dag_id)
+        env = {"AIRFLOW_CONN_AWS_DEFAULT": emulator.airflow_connection(), **FAKE_AWS}
+        with running_stack(home, env, dags) as stack:
+            deployment = Deployment(stack, emulator)
             if Version("3.1") > AIRFLOW_VERSION:
                 parse_again_once_assets_are_active(stack)
             for consumer in CONSUMERS:
@@ -321,8 +304,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     hint=stack.log_hint(),
                 )
             yield deployment
-        finally:
-            stack.stop()
 
 
 @pytest.mark.timeout(300)

@@ -30,10 +30,12 @@ from airflow_entityresolution.emulator import (
 )
 
 from .airflow_processes import (
+    FAKE_AWS,
     NO_WORKER,
     TERMINAL_TASK_STATES,
     AirflowStack,
     StackError,
+    running_stack,
     started_job_record_key,
     wait_for,
 )
@@ -56,11 +58,6 @@ LEAK_WORDS = (
 # Jobs run until the test ends them with `finish_job` once the point under test is reached: the
 # outcome is scripted, but the timing is not left to chance on a loaded machine.
 LONG = 600.0
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 class DuplicateStartError(AssertionError):
@@ -255,21 +252,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     # Every job may run beside every other: a test that fails with its job still running must not turn
     # the next test's start into a ConflictException. The one-job quota has tests of its own.
     emulator = EntityResolutionEmulator(concurrency="unlimited")
+    home = Path(tmp_path_factory.mktemp("airflow-home"))
+    dags = {spec.dag_id: spec.source() for spec in DAGS}
     with EmulatorServer(emulator) as server:
-        home = Path(tmp_path_factory.mktemp("airflow-home"))
-        stack = AirflowStack(
-            home, env_extra={"AIRFLOW_CONN_AWS_DEFAULT": emulator.airflow_connection(), **FAKE_AWS}
-        )
-        try:
-            for spec in DAGS:
-                stack.write_dag_file(f"{spec.dag_id}.py", spec.source())
-            stack.migrate_db()
-            stack.start_all()
-            for spec in DAGS:
-                stack.wait_for_dag(spec.dag_id)
+        env = {"AIRFLOW_CONN_AWS_DEFAULT": emulator.airflow_connection(), **FAKE_AWS}
+        with running_stack(home, env, dags) as stack:
             yield Deployment(stack, emulator, server.port)
-        finally:
-            stack.stop()
 
 
 @pytest.fixture
