@@ -12,6 +12,7 @@ its platform pins, and everything else as PyPI stood on one date. Each has a rec
     python scripts/profiles.py python NAME      # the interpreter a profile's virtualenv uses
     python scripts/profiles.py requirements NAME  # pip's arguments for the profile's own requirements
     python scripts/profiles.py extras NAME      # the package's extras the profile installs, for pip
+    python scripts/profiles.py skipped-tiers NAME  # the real-process tiers the profile leaves out
 
 Only the standard library: it runs before any virtualenv exists.
 """
@@ -30,6 +31,13 @@ REPO = Path(__file__).resolve().parent.parent
 CONSTRAINTS = REPO / "constraints"
 # What every profile runs the suite with: the emulator, the test tools and the lineage listener.
 TEST_EXTRAS = ("emulator", "dev", "openlineage")
+# The tiers whose tests start Airflow in processes of their own, by their pytest marker: Airflow's
+# scheduler, triggerer, DAG processor and API server (e2e), and a fresh Python per DAG with the
+# OpenLineage listener (lineage_process). They cost minutes, so each runs only in the profiles where
+# what it exercises differs: the provider's version switches (airflow_entityresolution/compat.py) fall
+# at Airflow 3.0.6 and 3.3, so Airflow 3.1 takes the same paths as MWAA's 3.0.6; the floor runs the
+# same Airflow and OpenLineage provider as airflow-2.11.0. The in-process suite runs everywhere.
+PROCESS_TIERS = ("e2e", "lineage_process")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Profile:
         one tier, run by its own target.
     :param extras: the package's extras locked and installed with it; the documentation's tools only
         where ``make docs`` builds it.
+    :param process_tiers: which of :data:`PROCESS_TIERS` the suite runs in it; the others' tests are
+        skipped there, saying why.
     """
 
     name: str
@@ -62,6 +72,7 @@ class Profile:
     requirements: str | None = None
     whole_suite: bool = True
     extras: tuple[str, ...] = TEST_EXTRAS
+    process_tiers: tuple[str, ...] = PROCESS_TIERS
 
 
 PROFILES = (
@@ -84,6 +95,7 @@ PROFILES = (
             "apache-airflow-providers-standard==1.12.1",
         ),
         about="Airflow 3.1 as Astronomer's runtime 3.1 ships it",
+        process_tiers=(),
     ),
     Profile(
         "mwaa-3.0.6",
@@ -116,6 +128,7 @@ PROFILES = (
         exclude_newer="2025-05-21T00:00:00Z",
         lowest_direct=True,
         about="Every direct dependency at the minimum pyproject.toml declares",
+        process_tiers=(),
     ),
     Profile(
         "production",
@@ -233,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     requiring.add_argument("name")
     extending = commands.add_parser("extras")
     extending.add_argument("name")
+    tiering = commands.add_parser("skipped-tiers")
+    tiering.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "names":
         print(" ".join(item.name for item in PROFILES if args.all or item.whole_suite))
@@ -243,6 +258,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"-r {requirements}" if requirements else "")
     elif args.command == "extras":
         print(",".join(profile(args.name).extras))
+    elif args.command == "skipped-tiers":
+        chosen = profile(args.name)
+        print(",".join(tier for tier in PROCESS_TIERS if tier not in chosen.process_tiers))
     else:
         for name in args.names or [item.name for item in PROFILES]:
             lock(profile(name), args.uv)

@@ -18,13 +18,17 @@ import pytest
 from packaging.version import Version
 
 # Airflow reads its configuration once, at first import: the home must be set before any test module loads it.
-# A Python the suite starts to run a DAG in (tests/openlineage_run.py) shares the suite's home and DB.
+# A Python the suite starts to run a DAG in (tests/openlineage_run.py) shares its process's home and DB.
+# Each pytest-xdist worker has a home of its own, since SQLite takes one writer at a time and some tests
+# empty a table; the variable is named after the worker, as a worker inherits its controller's environment.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+HOME_VARIABLE = f"ER_TEST_AIRFLOW_HOME_{WORKER.upper()}"
 AIRFLOW_HOME = Path(
-    os.environ.get("ER_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="entityresolution-airflow-home-")
+    os.environ.get(HOME_VARIABLE) or tempfile.mkdtemp(prefix=f"entityresolution-airflow-home-{WORKER}-")
 )
 DAGS_FOLDER = AIRFLOW_HOME / "dags"
 DAGS_FOLDER.mkdir(exist_ok=True)
-os.environ["ER_TEST_AIRFLOW_HOME"] = str(AIRFLOW_HOME)
+os.environ[HOME_VARIABLE] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -44,6 +48,26 @@ FAILURE_MESSAGE = "Input table customer_records has no column named email_addres
 # Read from the distribution: importing Airflow here would read its configuration before the home is set.
 AIRFLOW_VERSION = Version(importlib.metadata.version("apache-airflow"))
 AIRFLOW_3 = AIRFLOW_VERSION.major >= 3
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lineage_process: runs a DAG in a fresh Python with the OpenLineage listener; slow"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the real-process tiers that the Makefile says this profile leaves to others."""
+    skipped_tiers = [tier for tier in os.environ.get("ER_SKIPPED_TIERS", "").split(",") if tier]
+    profile = os.environ.get("ER_PROFILE", "this")
+    for item in items:
+        for tier in skipped_tiers:
+            if item.get_closest_marker(tier):
+                reason = (
+                    f"the {tier} tier runs only in the profiles where its behaviour differs, and the "
+                    f"{profile} profile takes another's paths (PROCESS_TIERS in scripts/profiles.py)"
+                )
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
@@ -374,12 +398,18 @@ def reschedule_start_dates_as_a_worker_reads_them(monkeypatch):
     monkeypatch.setattr(TaskInstanceOperations, "get_reschedule_start_date", validated)
 
 
-def finish_once_polled(emulator: Any, workflow_name: str) -> threading.Thread:
-    """End the workflow's job once a poll saw it unfinished, however late the run reaches the sensor."""
+def finish_once_polled(
+    emulator: Any, workflow_name: str, operation: str = "GetIdMappingJob"
+) -> threading.Thread:
+    """
+    End the workflow's job once a poll saw it unfinished, however late the run reaches the wait.
+
+    :param operation: the poll: ``GetIdMappingJob``, or ``GetMatchingJob`` for a matching workflow.
+    """
 
     def finish() -> None:
         deadline = time.monotonic() + 60
-        while emulator.count("GetIdMappingJob") < 1:
+        while emulator.count(operation) < 1:
             if time.monotonic() > deadline:
                 raise TimeoutError("no poll of the job within 60 s")
             time.sleep(0.05)

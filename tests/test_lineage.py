@@ -3,7 +3,8 @@ Lineage through the real thing: the OpenLineage provider's listener with a file 
 run with ``dag.test()`` against the emulator, and the events read back from the file.
 
 Each DAG runs in a fresh Python (tests/openlineage_run.py): the provider reads its configuration
-and registers its listener once per process, and the suite's own process runs without it.
+and registers its listener once per process, and the suite's own process runs without it. Those
+tests carry the ``lineage_process`` marker, and run in the profiles ``scripts/profiles.py`` names.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAILURE_MESSAGE, REPO
+from conftest import FAILURE_MESSAGE, REPO, finish_once_polled
 from openlineage_run import RESULT, WithoutOpenLineage
 
 from airflow_entityresolution import lineage as lineage_module
@@ -133,12 +134,16 @@ def job_facet(event: dict[str, Any]) -> dict[str, Any]:
     return facet
 
 
+@pytest.mark.lineage_process
 def test_a_matching_job_reports_its_two_glue_tables_and_its_s3_output(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
     emulator = entity_resolution_emulator
-    matching_workflow(emulator)
+    # Running until a poll saw it, so the wait polls more than once however slow the machine.
+    matching_workflow(emulator, JobScript(running_seconds=None, metrics={"inputRecords": 40, "matchIDs": 12}))
+    finisher = finish_once_polled(emulator, "customer-matching", "GetMatchingJob")
     result, events, output = run("matching_job", tmp_path)
+    finisher.join(timeout=5)
     assert result["states"] == {"match": "success"}
     complete = task_event(events, "COMPLETE", "match")
     assert datasets(complete, "inputs") == {(GLUE, "table/crm/customers"), (GLUE, "table/shop/accounts")}
@@ -158,6 +163,7 @@ def test_a_matching_job_reports_its_two_glue_tables_and_its_s3_output(
     assert WARNING not in output
 
 
+@pytest.mark.lineage_process
 def test_an_id_mapping_job_follows_its_id_namespaces_to_their_glue_tables(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
@@ -173,6 +179,7 @@ def test_an_id_mapping_job_follows_its_id_namespaces_to_their_glue_tables(
     assert WARNING not in output
 
 
+@pytest.mark.lineage_process
 def test_the_example_dag_reports_the_glue_tables_behind_its_id_namespaces(
     entity_resolution_emulator, airflow_db, tmp_path, monkeypatch
 ):
@@ -187,6 +194,7 @@ def test_the_example_dag_reports_the_glue_tables_behind_its_id_namespaces(
     assert datasets(complete, "outputs") == {("s3://example-entity-resolution", "output/loyalty-id-mapping")}
 
 
+@pytest.mark.lineage_process
 def test_an_explicit_output_source_config_is_the_output_rather_than_the_workflows(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
@@ -197,6 +205,7 @@ def test_an_explicit_output_source_config_is_the_output_rather_than_the_workflow
     assert datasets(complete, "outputs") == {("s3://lineage-explicit-output", "runs/2026-01-01")}
 
 
+@pytest.mark.lineage_process
 def test_a_failed_job_sends_a_fail_event_with_the_services_message(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
@@ -211,6 +220,7 @@ def test_a_failed_job_sends_a_fail_event_with_the_services_message(
     assert datasets(fail, "inputs") == {(GLUE, "table/crm/customers"), (GLUE, "table/loyalty/members")}
 
 
+@pytest.mark.lineage_process
 def test_a_sensor_reports_the_lineage_of_the_job_it_watched(entity_resolution_emulator, airflow_db, tmp_path):
     emulator = entity_resolution_emulator
     matching_workflow(emulator)
@@ -223,6 +233,7 @@ def test_a_sensor_reports_the_lineage_of_the_job_it_watched(entity_resolution_em
     assert emulator.count("GetMatchingWorkflow") == 1
 
 
+@pytest.mark.lineage_process
 def test_a_role_denied_the_workflow_changes_nothing_but_the_lineage_it_reports(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
@@ -238,6 +249,7 @@ def test_a_role_denied_the_workflow_changes_nothing_but_the_lineage_it_reports(
     assert "GetMatchingWorkflow failed for workflow 'customer-matching': AccessDeniedException" in reason
 
 
+@pytest.mark.lineage_process
 def test_without_the_openlineage_provider_tasks_run_as_before(
     entity_resolution_emulator, airflow_db, tmp_path
 ):

@@ -64,7 +64,8 @@ def profile_rows() -> Iterable[list[str]]:
     for profile in profiles.PROFILES:
         locked = locked_versions(profiles.lock_path(profile))
         pinned = [locked[distribution] for _, distribution in PINNED_COLUMNS]
-        yield [f"``{profile.name}``", profile.about, profile.python, *pinned]
+        tiers = ", ".join(f"``{tier}``" for tier in profile.process_tiers) or "none"
+        yield [f"``{profile.name}``", profile.about, profile.python, *pinned, tiers]
 
 
 # A cross-reference role, such as :class:`~package.module.Name`: its target means nothing out of its module.
@@ -104,7 +105,13 @@ class DeploymentProfiles(GeneratedTable):
         self.env.note_dependency(str(REPO / "scripts" / "profiles.py"))
         for lock in sorted((REPO / "constraints").glob("*.txt")):
             self.env.note_dependency(str(lock))
-        header = ["profile", "stands for", "Python", *(title for title, _ in PINNED_COLUMNS)]
+        header = [
+            "profile",
+            "stands for",
+            "Python",
+            *(title for title, _ in PINNED_COLUMNS),
+            "real-process tiers",
+        ]
         return list_table(header, profile_rows())
 
 
