@@ -13,6 +13,7 @@ UV := .venvs/tools/bin/uv
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_entityresolution/__init__.py)
 WHEEL := dist/airflow_entityresolution-$(VERSION)-py3-none-any.whl
 SOURCES := pyproject.toml README.md LICENSE $(shell find airflow_entityresolution -type f -not -path '*/__pycache__/*')
+HARNESS := harness/pyproject.toml $(shell find harness -name '*.py' -not -path '*/__pycache__/*')
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
@@ -35,10 +36,11 @@ $(WHEEL): $(SOURCES) | $(UV)
 # what the profile alone requires, every version from its lock.
 # Bytecode is compiled at install, as pip and the official images do, so no process compiles
 # Airflow's sources again.
-.venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
+.venvs/%/.installed: constraints/%.txt $(WHEEL) $(HARNESS) | $(UV)
 	$(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*)
+		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*) \
+		--reinstall-package airflow-stack ./harness
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed
@@ -64,7 +66,7 @@ test-production: .venvs/production/.installed
 	PYTHONSAFEPATH=1 ER_PROFILE=production ER_PRODUCTION_TIER=1 .venvs/production/bin/pytest -rs --durations=0 tests/production
 
 lint: .venvs/$(NEWEST)/.installed
-	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks docs
+	$(BIN)/ruff check airflow_entityresolution tests example_dags scripts benchmarks docs harness
 	$(BIN)/mypy
 
 # The Sphinx site, docs/_build/html: nitpicky (every cross-reference must resolve), and every
