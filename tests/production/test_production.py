@@ -103,32 +103,32 @@ def dag_source(dag_id: str, body: str, **dag_arguments: object) -> str:
     return dag_file_source(dag_id, PROVIDER_IMPORTS, body, **dag_arguments)
 
 
+def job_tasks(name: str, per_family: int, failure: str) -> tuple[JobTaskSpec, ...]:
+    """
+    ``per_family`` ID mapping tasks, then as many matching ones, each on a workflow of its own; one job
+    in five fails, with the service's ``failure`` message prefixed by its task's name.
+
+    :param name: the scenario's name, in every workflow's name and failure message.
+    """
+    return tuple(
+        JobTaskSpec(
+            f"{family}_{index:02d}",
+            f"prod-{name}-{family}-{index:02d}",
+            f"PROD-{name}-{family}-{index:02d}: {failure}" if index % 5 == 4 else None,
+        )
+        for family in ("map", "match")
+        for index in range(per_family)
+    )
+
+
 # Scenario 1: 25 ID mapping and 25 matching tasks, one job in five failing with its own message.
 FAILOVER_DAG = "prod_triggerer_failover"
-FAILOVER_TASKS = tuple(
-    JobTaskSpec(
-        f"{family}_{index:02d}",
-        f"prod-failover-{family}-{index:02d}",
-        f"PROD-{family}-{index:02d}: input table customers has no column named email_address"
-        if index % 5 == 4
-        else None,
-    )
-    for family in ("map", "match")
-    for index in range(25)
-)
+FAILOVER_TASKS = job_tasks("failover", 25, "input table customers has no column named email_address")
 
 # Scenario 5: 5 ID mapping and 5 matching sensors started in the triggerer, on jobs started outside
 # Airflow; the job IDs come as run conf, which the triggerer renders.
 SENSOR_DAG = "prod_sensors_from_triggerer"
-SENSOR_TASKS = tuple(
-    JobTaskSpec(
-        f"{family}_{index}",
-        f"prod-sensor-{family}-{index}",
-        f"PROD-sensor-{family}-{index}: output bucket is not writable" if index == 4 else None,
-    )
-    for family in ("map", "match")
-    for index in range(5)
-)
+SENSOR_TASKS = job_tasks("sensor", 5, "output bucket is not writable")
 SENSOR = {
     "map": "EntityResolutionIdMappingJobCompletedSensor",
     "match": "EntityResolutionMatchingJobCompletedSensor",
@@ -168,17 +168,7 @@ def db_restart_dag(case: str) -> str:
 
 
 def db_restart_tasks(case: str) -> tuple[JobTaskSpec, ...]:
-    return tuple(
-        JobTaskSpec(
-            f"{family}_{index:02d}",
-            f"prod-db-{case}-{family}-{index:02d}",
-            f"PROD-db-{case}-{family}-{index:02d}: role cannot read the input bucket"
-            if index % 5 == 4
-            else None,
-        )
-        for family in ("map", "match")
-        for index in range(10)
-    )
+    return job_tasks(f"db-{case}", 10, "role cannot read the input bucket")
 
 
 # Scenario 2: a start on a worker that dies, with retries; not deferrable, so the try waits on the
