@@ -13,6 +13,7 @@ UV := .venvs/tools/bin/uv
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_entityresolution/__init__.py)
 WHEEL := dist/airflow_entityresolution-$(VERSION)-py3-none-any.whl
 SOURCES := pyproject.toml README.md LICENSE $(shell find airflow_entityresolution -type f -not -path '*/__pycache__/*')
+HARNESS := harness/pyproject.toml $(shell find harness -name '*.py' -not -path '*/__pycache__/*')
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/example_dags
@@ -42,10 +43,11 @@ $(WHEEL): $(SOURCES) | $(UV)
 # what the profile alone requires, every version from its lock.
 # Bytecode is compiled at install, as pip and the official images do, so no process compiles
 # Airflow's sources again.
-.venvs/%/.installed: constraints/%.txt $(WHEEL) | $(UV)
+.venvs/%/.installed: constraints/%.txt $(WHEEL) $(HARNESS) | $(UV)
 	$(TIMED) setup-$* -- $(UV) venv --quiet --allow-existing --seed --python "$$($(PYTHON) scripts/profiles.py python $*)" .venvs/$*
 	$(TIMED) setup-$* -- $(UV) pip install --quiet --compile-bytecode --python .venvs/$*/bin/python -c constraints/$*.txt \
-		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*)
+		--reinstall-package airflow-entityresolution "$(WHEEL)[$$($(PYTHON) scripts/profiles.py extras $*)]" $$($(PYTHON) scripts/profiles.py requirements $*) \
+		--reinstall-package airflow-stack ./harness
 	touch $@
 
 demo: .venvs/$(NEWEST)/.installed
@@ -83,7 +85,7 @@ test-production: .venvs/production/.installed
 time-table:
 	@$(PYTHON) scripts/time_table.py print
 
-LINTED := airflow_entityresolution tests example_dags scripts benchmarks docs
+LINTED := airflow_entityresolution tests example_dags scripts benchmarks docs harness
 lint: .venvs/$(NEWEST)/.installed
 	$(TIMED) ruff -- $(BIN)/ruff check $(LINTED)
 	$(TIMED) ruff -- $(BIN)/ruff format --check $(LINTED)

@@ -1,7 +1,7 @@
 """
 Benchmark 7: the List calls that N event watchers on one workflow cost, inside Airflow's triggerer.
 
-Airflow's processes run from the end-to-end tier's harness (:class:`AirflowStack`), with the
+Airflow's processes run from the repository's harness (:class:`airflow_stack.AirflowStack`), with the
 emulator of the benchmark session behind ``aws_default``, as in benchmark 6
 (:mod:`benchmarks.real_triggerer`). At each point one DAG file declares N assets, each watched by
 an ``AssetWatcher`` whose trigger is ``EntityResolutionMatchingJobEventTrigger`` on the same
@@ -31,14 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_stack import AirflowStack, Expression, StackError, dag_file_source, wait_for
+
 from airflow_entityresolution.jobs import MATCHING, Verb
 from airflow_entityresolution.watermark import Watermark
 from benchmarks.emulator_process import EmulatorProcess
 from benchmarks.real_triggerer import JOB_RUNNING_SECONDS, airflow_stack, sample_tree
-
-# The harness lives with the end-to-end tests: `python -m benchmarks.run` runs from the repository
-# root, which puts `tests` on the path.
-from tests.e2e.airflow_processes import AirflowStack, StackError, wait_for
 
 SIDES = ("shared", "unshared")
 DAG_ID = "bench_job_events"
@@ -104,44 +102,46 @@ def dag_source(watchers: Sequence[Mapping[str, Any]]) -> str:
     assets = [
         (f"{asset_prefix(kwargs['workflow_name'])}{i}", dict(kwargs)) for i, kwargs in enumerate(watchers)
     ]
-    return (
-        "import datetime\n\n"
-        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
-        "from airflow.sdk import DAG, Asset, AssetAny, AssetWatcher\n\n"
-        "from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger\n\n"
-        f"WATCHERS = {assets!r}\n\n"
-        "assets = [\n"
-        "    Asset(\n"
-        "        uri,\n"
-        "        watchers=[\n"
-        "            AssetWatcher(\n"
-        '                name=f"watcher_{index}", trigger=EntityResolutionMatchingJobEventTrigger(**kwargs)\n'
-        "            )\n"
-        "        ],\n"
-        "    )\n"
-        "    for index, (uri, kwargs) in enumerate(WATCHERS)\n"
-        "]\n\n"
-        "with DAG(\n"
-        f"    {DAG_ID!r},\n"
-        "    schedule=AssetAny(*assets) if assets else None,\n"
-        "    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),\n"
-        "    catchup=False,\n"
-        "    max_active_runs=1,\n"
-        "):\n"
+    return dag_file_source(
+        DAG_ID,
+        [
+            "from airflow.providers.standard.operators.empty import EmptyOperator",
+            "",
+            "from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger",
+        ],
         # An EmptyOperator never reaches an executor: the scheduler marks it done itself.
-        '    EmptyOperator(task_id="consume")\n'
+        'EmptyOperator(task_id="consume")',
+        sdk_names=("Asset", "AssetAny", "AssetWatcher"),
+        preamble=f"""
+            WATCHERS = {assets!r}
+
+            assets = [
+                Asset(
+                    uri,
+                    watchers=[
+                        AssetWatcher(
+                            name=f"watcher_{{index}}",
+                            trigger=EntityResolutionMatchingJobEventTrigger(**kwargs),
+                        )
+                    ],
+                )
+                for index, (uri, kwargs) in enumerate(WATCHERS)
+            ]
+        """,
+        schedule=Expression("AssetAny(*assets) if assets else None"),
+        max_active_runs=1,
     )
 
 
 def watermark_variables(stack: AirflowStack) -> set[str]:
     """The keys of the watermark Variables the watchers have written so far."""
-    rows = stack.query("SELECT key FROM variable WHERE key LIKE ?", (f"{Watermark.PREFIX}%",))
+    rows = stack.db.query("SELECT key FROM variable WHERE key LIKE ?", (f"{Watermark.PREFIX}%",))
     return {key for (key,) in rows}
 
 
 def asset_events(stack: AirflowStack, workflow: str) -> int:
     """The asset events the watchers of ``workflow`` have stored."""
-    [(count,)] = stack.query(
+    [(count,)] = stack.db.query(
         "SELECT COUNT(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri LIKE ?",
         (f"{asset_prefix(workflow)}%",),
     )
@@ -197,15 +197,15 @@ class Point:
             written = len(watermark_variables(self.stack) - known)
             if written > self.watchers:
                 raise StackError(f"{written} watermarks were written for {self.watchers} watchers")
-            return written == self.watchers and self.stack.trigger_count() == self.watchers
+            return written == self.watchers and self.stack.db.trigger_count() == self.watchers
 
         self.wait(f"{self.watchers} {self.side} watchers to poll once", polled)
 
     def count_lists(self) -> dict[str, Any]:
         """Count the List requests over one window, sampling the triggerer's CPU over the same window."""
-        sample = sample_tree(lambda: self.stack.process_tree("triggerer"), self.plan.window_seconds)
-        if self.stack.trigger_count() != self.watchers:
-            raise StackError(f"Watchers of {self.workflow} ended during the window. {self.stack.log_hint()}")
+        sample = sample_tree(lambda: self.stack.processes.process_tree("triggerer"), self.plan.window_seconds)
+        if self.stack.db.trigger_count() != self.watchers:
+            raise StackError(f"Watchers of {self.workflow} ended during the window. {self.stack.logs.hint()}")
         intervals = sample.wall_seconds / self.plan.waiter_delay
         lists = self.requests(LIST_OPERATION, sample.started, sample.ended)
         return {
@@ -237,7 +237,9 @@ class Point:
     def remove_watchers(self) -> None:
         """Write the DAG file without watchers, and wait until the triggerer has dropped them all."""
         self.stack.write_dag_file(f"{DAG_ID}.py", dag_source([]))
-        self.wait(f"the watchers of {self.workflow} to be removed", lambda: self.stack.trigger_count() == 0)
+        self.wait(
+            f"the watchers of {self.workflow} to be removed", lambda: self.stack.db.trigger_count() == 0
+        )
 
     def wait(self, what: str, probe: Callable[[], bool], interval: float = 1.0) -> None:
         """
@@ -249,10 +251,12 @@ class Point:
         """
 
         def alive_and_true() -> bool:
-            self.stack.check_alive()
+            self.stack.processes.check_alive()
             return probe()
 
-        wait_for(what, alive_and_true, self.plan.ready_timeout, interval=interval, hint=self.stack.log_hint())
+        wait_for(
+            what, alive_and_true, self.plan.ready_timeout, interval=interval, hint=self.stack.logs.hint()
+        )
 
 
 def measure_point(point: Point) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """
 Benchmark 6: the cost of a deferred wait inside Airflow's own triggerer.
 
-Airflow's processes run from the end-to-end tier's harness (:class:`AirflowStack`: private home,
+Airflow's processes run from the repository's harness (:class:`airflow_stack.AirflowStack`: private home,
 SQLite, LocalExecutor), with the emulator of the benchmark session behind ``aws_default``. Sensors
 started in the triggerer (``start_from_trigger=True``) never reach a worker, so the triggerer is
 the only process that holds a wait. Two sides, the same DAG shape and templating each:
@@ -24,6 +24,7 @@ import datetime
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,12 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from airflow_stack import AirflowStack, Expression, StackError, dag_file_source, running_stack, wait_for
 
 from benchmarks.emulator_process import WORKFLOW, EmulatorProcess
-
-# The harness lives with the end-to-end tests: `python -m benchmarks.run` runs from the repository
-# root, which puts `tests` on the path.
-from tests.e2e.airflow_processes import AirflowStack, StackError, running_stack, wait_for
 
 SIDES = ("ours", "datetime")
 DAG_IDS = {side: f"bench_triggerer_{side}" for side in SIDES}
@@ -75,43 +73,35 @@ def dag_source(side: str, plan: RealTriggererPlan) -> str:
     """A DAG of ``tasks_per_dag`` sensors of ``side``, each templated from the run's conf."""
     if side == "ours":
         imports = "from airflow_entityresolution.sensors import EntityResolutionIdMappingJobCompletedSensor"
-        params = '{"job_ids": ["unset"] * TASKS}'
-        sensor = (
-            "EntityResolutionIdMappingJobCompletedSensor(\n"
-            '            task_id=f"wait_{k:03d}",\n'
-            f"            workflow_name={WORKFLOW!r},\n"
-            '            job_id="{{ params.job_ids[%d] }}" % k,\n'
-            "            start_from_trigger=True,\n"
-            f"            poke_interval={plan.poke_interval!r},\n"
-            f"            timeout={SENSOR_TIMEOUT_SECONDS!r},\n"
-            "        )"
-        )
+        params = Expression('{"job_ids": ["unset"] * TASKS}')
+        sensor = f"""
+            EntityResolutionIdMappingJobCompletedSensor(
+                task_id=f"wait_{{k:03d}}",
+                workflow_name={WORKFLOW!r},
+                job_id="{{{{ params.job_ids[%d] }}}}" % k,
+                start_from_trigger=True,
+                poke_interval={plan.poke_interval!r},
+                timeout={SENSOR_TIMEOUT_SECONDS!r},
+            )
+        """
     else:
         imports = "from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync"
-        params = '{"target_time": "unset"}'
-        sensor = (
-            "DateTimeSensorAsync(\n"
-            '            task_id=f"wait_{k:03d}",\n'
-            '            target_time="{{ params.target_time }}",\n'
-            "            start_from_trigger=True,\n"
-            "        )"
-        )
-    return (
-        "import datetime\n\n"
-        "from airflow.sdk import DAG\n\n"
-        f"{imports}\n\n"
-        f"TASKS = {plan.tasks_per_dag}\n\n"
-        "with DAG(\n"
-        f"    {DAG_IDS[side]!r},\n"
-        "    schedule=None,\n"
-        "    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),\n"
-        "    catchup=False,\n"
-        "    max_active_runs=10000,\n"
-        "    max_active_tasks=10000,\n"
-        f"    params={params},\n"
-        "):\n"
-        "    for k in range(TASKS):\n"
-        f"        {sensor}\n"
+        params = Expression('{"target_time": "unset"}')
+        sensor = """
+            DateTimeSensorAsync(
+                task_id=f"wait_{k:03d}",
+                target_time="{{ params.target_time }}",
+                start_from_trigger=True,
+            )
+        """
+    return dag_file_source(
+        DAG_IDS[side],
+        imports,
+        "for k in range(TASKS):\n" + textwrap.indent(textwrap.dedent(sensor).strip("\n"), "    "),
+        preamble=f"TASKS = {plan.tasks_per_dag}",
+        max_active_runs=10000,
+        max_active_tasks=10000,
+        params=params,
     )
 
 
@@ -209,14 +199,14 @@ class Bench:
         """The job ID of the triggerer that is running, once it has registered and heartbeats."""
 
         def registered() -> int | None:
-            self.stack.check_alive()
-            latest = self.stack.latest_job_id("TriggererJob")
+            self.stack.processes.check_alive()
+            latest = self.stack.db.latest_job_id("TriggererJob")
             if latest is None or (newer_than is not None and latest <= newer_than):
                 return None
-            [(state,)] = self.stack.query("SELECT state FROM job WHERE id = ?", (latest,))
+            [(state,)] = self.stack.db.query("SELECT state FROM job WHERE id = ?", (latest,))
             return latest if state == "running" else None
 
-        return wait_for("a fresh triggerer to register", registered, 120, hint=self.stack.log_hint())
+        return wait_for("a fresh triggerer to register", registered, 120, hint=self.stack.logs.hint())
 
     def add_waits(self, side: str, total: int) -> None:
         """Create DAG runs of ``side`` until ``total`` waits have been asked for."""
@@ -224,7 +214,7 @@ class Bench:
         while len(runs) * self.plan.tasks_per_dag < total:
             first = len(runs) * self.plan.tasks_per_dag
             conf = run_conf(side, first, self.plan, self.job_ids)
-            runs.append(self.stack.trigger_dag(DAG_IDS[side], f"bench__{uuid.uuid4().hex[:12]}", conf))
+            runs.append(self.stack.api.trigger_dag(DAG_IDS[side], f"bench__{uuid.uuid4().hex[:12]}", conf))
 
     def wait_until_running(self, side: str, total: int, job_id: int) -> None:
         """Wait until ``total`` triggers are assigned to triggerer ``job_id`` and each has logged."""
@@ -238,22 +228,22 @@ class Bench:
         )
 
         def running() -> bool:
-            self.stack.check_alive()
-            ended = self.stack.query(ended_sql, (DAG_IDS[side], *runs))
+            self.stack.processes.check_alive()
+            ended = self.stack.db.query(ended_sql, (DAG_IDS[side], *runs))
             if ended:
                 task_id, run_id, state = ended[0]
                 raise StackError(
                     f"{len(ended)} sensors of {side} left the deferred state, e.g. {task_id} in {run_id} "
-                    f"is {state}:\n{self.stack.task_log(DAG_IDS[side], run_id, task_id)[-3000:]}"
+                    f"is {state}:\n{self.stack.logs.task_log(DAG_IDS[side], run_id, task_id)[-3000:]}"
                 )
-            [(assigned,)] = self.stack.query(
+            [(assigned,)] = self.stack.db.query(
                 "SELECT COUNT(*) FROM trigger t JOIN task_instance ti ON ti.trigger_id = t.id "
                 "WHERE t.triggerer_id = ? AND ti.dag_id = ?",
                 (job_id, DAG_IDS[side]),
             )
             if assigned < total:
                 return False
-            folder = self.stack.task_log_folder / f"dag_id={DAG_IDS[side]}"
+            folder = self.stack.logs.task_log_folder / f"dag_id={DAG_IDS[side]}"
             return sum(1 for _ in folder.rglob(f"*.trigger.{job_id}.log")) >= total
 
         wait_for(
@@ -261,23 +251,23 @@ class Bench:
             running,
             self.plan.ready_timeout,
             interval=1.0,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
     def remove_waits(self, side: str) -> None:
         """Mark every run of ``side`` failed, and wait until the triggerer has dropped their triggers."""
         for run_id in self.runs.pop(side, []):
-            self.stack.api(
+            self.stack.api.call(
                 "PATCH",
                 f"/api/v2/dags/{DAG_IDS[side]}/dagRuns/{run_id}",
                 {"state": "failed"},
             )
         wait_for(
             f"the triggers of {side} to be removed",
-            lambda: self.stack.trigger_count() == 0,
+            lambda: self.stack.db.trigger_count() == 0,
             120,
             interval=1.0,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
     def gets_between(self, started: float, ended: float) -> int:
@@ -295,7 +285,7 @@ def measure_round(bench: Bench, side: str, job_id: int) -> list[dict[str, Any]]:
                 bench.add_waits(side, total)
                 bench.wait_until_running(side, total, job_id)
             time.sleep(plan.settle_seconds)
-            sample = sample_tree(lambda: bench.stack.process_tree("triggerer"), plan.window_seconds)
+            sample = sample_tree(lambda: bench.stack.processes.process_tree("triggerer"), plan.window_seconds)
             point = {"side": side, "waits": total, "triggerer_job_id": job_id, **asdict(sample)}
             point["gets"] = bench.gets_between(sample.started, sample.ended) if side == "ours" else 0
             points.append(point)
@@ -371,7 +361,7 @@ def serialized_dag_bytes(stack: AirflowStack) -> dict[str, int]:
     A trigger of a sensor started in the triggerer carries its whole DAG's serialized data to the
     trigger runner, which deserializes a copy of the DAG for each trigger to render its templates.
     """
-    rows = stack.query("SELECT dag_id, LENGTH(data), LENGTH(data_compressed) FROM serialized_dag")
+    rows = stack.db.query("SELECT dag_id, LENGTH(data), LENGTH(data_compressed) FROM serialized_dag")
     by_dag = {dag_id: plain or compressed or 0 for dag_id, plain, compressed in rows}
     return {side: by_dag.get(dag_id, 0) for side, dag_id in DAG_IDS.items()}
 
@@ -389,8 +379,8 @@ def bench_real_triggerer(emulator: EmulatorProcess, plan: RealTriggererPlan) -> 
         for index, side in enumerate(side_order(plan.rounds)):
             if index:
                 # A fresh triggerer for every round: the last one's heap would hide this one's growth.
-                stack.kill("triggerer")
-                stack.restart("triggerer")
+                stack.processes.kill("triggerer")
+                stack.processes.restart("triggerer")
             job_id = bench.triggerer_job_id(newer_than=job_id)
             for point in measure_round(bench, side, job_id):
                 points.append({**point, "round": index})

@@ -209,7 +209,7 @@ def real_triggerer_method(results: dict[str, Any]) -> str:
     counts = ", ".join(str(n) for n in plan["counts"])
     tasks = plan["tasks_per_dag"]
     return (
-        "- Inside Airflow's triggerer (6): Airflow's own processes (`tests/e2e/airflow_processes.py`: API "
+        "- Inside Airflow's triggerer (6): Airflow's own processes (`harness/airflow_stack`: API "
         "server, scheduler, DAG processor, triggerer; LocalExecutor on SQLite), `aws_default` pointing at "
         f"the emulator. Each side is a DAG of {tasks} sensors started in the triggerer "
         "(`start_from_trigger=True`, so no worker runs), templated from the run's conf; N/"

@@ -13,7 +13,6 @@ from its triggering events.
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_stack import FAKE_AWS, AirflowStack, Expression, dag_file_source, running_stack, wait_for
 from conftest import AIRFLOW_3, AIRFLOW_VERSION, FAILURE_MESSAGE
 from packaging.version import Version
 
@@ -29,8 +29,6 @@ from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEm
 from airflow_entityresolution.emulator.default_definitions import default_matching_definition
 from airflow_entityresolution.emulator.state import DEFAULT_ACCOUNT_ID
 from airflow_entityresolution.emulator.wire import DEFAULT_REGION
-
-from .airflow_processes import FAKE_AWS, AirflowStack, running_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -86,14 +84,24 @@ class Consumer:
     watcher: Watcher
 
     def source(self) -> str:
-        return textwrap.dedent(
-            f"""\
-            import datetime
+        return dag_file_source(
+            self.dag_id,
+            "from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger",
+            f"""
+            @task(task_id={CONSUMER_TASK!r})
+            def report(*, triggering_asset_events=None):
+                return [
+                    {{
+                        "job_id": event.extra["payload"]["job_id"],
+                        "status": event.extra["payload"]["job"]["status"],
+                        "metrics": event.extra["payload"]["job"].get("metrics", {{}}),
+                    }}
+                    for event in triggering_asset_events[jobs]
+                ]
 
-            from airflow.sdk import DAG, Asset, AssetWatcher, task
-
-            from airflow_entityresolution.triggers import EntityResolutionMatchingJobEventTrigger
-
+            report()
+            """,
+            preamble=f"""
             jobs = Asset(
                 {self.watcher.uri!r},
                 watchers=[
@@ -103,27 +111,9 @@ class Consumer:
                     )
                 ],
             )
-
-            with DAG(
-                {self.dag_id!r},
-                schedule=[jobs],
-                start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-                catchup=False,
-            ):
-
-                @task(task_id={CONSUMER_TASK!r})
-                def report(*, triggering_asset_events=None):
-                    return [
-                        {{
-                            "job_id": event.extra["payload"]["job_id"],
-                            "status": event.extra["payload"]["job"]["status"],
-                            "metrics": event.extra["payload"]["job"].get("metrics", {{}}),
-                        }}
-                        for event in triggering_asset_events[jobs]
-                    ]
-
-                report()
-            """
+            """,
+            sdk_names=("Asset", "AssetWatcher", "task"),
+            schedule=Expression("[jobs]"),
         )
 
 
@@ -162,7 +152,7 @@ class Deployment:
         """The consumer's runs, oldest first: (run ID, state)."""
         return [
             (run_id, state)
-            for run_id, state in self.stack.query(
+            for run_id, state in self.stack.db.query(
                 "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", (consumer.dag_id,)
             )
         ]
@@ -171,13 +161,13 @@ class Deployment:
         """Wait until the consumer has ``count`` runs; fail at once if it gets more."""
 
         def created() -> bool:
-            self.stack.check_alive()
+            self.stack.processes.check_alive()
             runs = self.runs(consumer)
             assert len(runs) <= count, f"{consumer.dag_id} ran {len(runs)} times, expected {count}: {runs}"
             return len(runs) == count
 
         wait_for(
-            f"{count} runs of {consumer.dag_id}", created, timeout, interval=0.2, hint=self.stack.log_hint()
+            f"{count} runs of {consumer.dag_id}", created, timeout, interval=0.2, hint=self.stack.logs.hint()
         )
 
     def reports(self, consumer: Consumer) -> list[list[dict[str, Any]]]:
@@ -186,11 +176,11 @@ class Deployment:
             f"every run of {consumer.dag_id} to end",
             lambda: all(state in ("success", "failed") for _, state in self.runs(consumer)),
             120,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
         runs = self.runs(consumer)
         assert [state for _, state in runs] == ["success"] * len(runs), runs
-        return [self.stack.xcom_value(consumer.dag_id, run_id, CONSUMER_TASK) for run_id, _ in runs]
+        return [self.stack.db.xcom_value(consumer.dag_id, run_id, CONSUMER_TASK) for run_id, _ in runs]
 
     def reported_job_ids(self, consumer: Consumer) -> list[str]:
         """Every job ID the consumer's ended runs read from their triggering events."""
@@ -198,7 +188,7 @@ class Deployment:
             report["job_id"]
             for run_id, state in self.runs(consumer)
             if state == "success"
-            for report in self.stack.xcom_value(consumer.dag_id, run_id, CONSUMER_TASK)
+            for report in self.stack.db.xcom_value(consumer.dag_id, run_id, CONSUMER_TASK)
         ]
 
     def wait_for_announced(self, consumer: Consumer, job_ids: list[str]) -> None:
@@ -207,12 +197,12 @@ class Deployment:
             f"{job_ids} to be announced",
             lambda: sorted(self.announced_job_ids(consumer)) == sorted(job_ids),
             90,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
     def announced_job_ids(self, consumer: Consumer) -> list[str]:
         """The job ID of every asset event of the consumer's asset, oldest first."""
-        rows = self.stack.query(
+        rows = self.stack.db.query(
             "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
             "WHERE a.uri = ? ORDER BY e.id",
             (consumer.watcher.uri,),
@@ -221,9 +211,9 @@ class Deployment:
 
     def watermark(self, watcher: Watcher) -> dict[str, Any] | None:
         """The watcher's watermark, read as a user reads a Variable; ``None`` before its first poll."""
-        if not self.stack.has_variable(watcher.watermark_key):
+        if not self.stack.db.has_variable(watcher.watermark_key):
             return None
-        answer = self.stack.api("GET", f"/api/v2/variables/{watcher.watermark_key}")
+        answer = self.stack.api.call("GET", f"/api/v2/variables/{watcher.watermark_key}")
         return json.loads(answer["value"])
 
     def wait_for_polls(self, watcher: Watcher, polls: int) -> None:
@@ -234,7 +224,7 @@ class Deployment:
             lambda: self.emulator.count(LIST, watcher.workflow_name) >= target,
             timeout=30 + 5 * polls,
             interval=0.2,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
 
@@ -270,9 +260,9 @@ def parse_again_once_assets_are_active(stack: AirflowStack) -> None:
     """
     wait_for(
         "the watched assets to be active",
-        lambda: stack.query("SELECT COUNT(*) FROM asset_active")[0][0] >= len(CONSUMERS),
+        lambda: stack.db.query("SELECT COUNT(*) FROM asset_active")[0][0] >= len(CONSUMERS),
         60,
-        hint=stack.log_hint(),
+        hint=stack.logs.hint(),
     )
     for consumer in CONSUMERS:
         stack.write_dag_file(f"{consumer.dag_id}.py", consumer.source())
@@ -301,7 +291,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     f"the watcher of {consumer.dag_id} to poll",
                     lambda consumer=consumer: deployment.watermark(consumer.watcher),
                     120,
-                    hint=stack.log_hint(),
+                    hint=stack.logs.hint(),
                 )
             yield deployment
 
@@ -340,10 +330,10 @@ def test_a_triggerer_sigkilled_between_completions_announces_each_once(deploymen
         "the watermark to take the first job",
         lambda: first in (deployment.watermark(consumer.watcher) or {}).get("known", {}),
         60,
-        hint=stack.log_hint(),
+        hint=stack.logs.hint(),
     )
-    triggerer_before = stack.latest_job_id("TriggererJob")
-    killed = stack.kill("triggerer")
+    triggerer_before = stack.db.latest_job_id("TriggererJob")
+    killed = stack.processes.kill("triggerer")
     assert len(killed) >= 2, f"the triggerer and its trigger runner, killed: {killed}"
 
     while_down = deployment.end_job(consumer)
@@ -352,9 +342,9 @@ def test_a_triggerer_sigkilled_between_completions_announces_each_once(deploymen
     assert deployment.emulator.count(LIST, consumer.watcher.workflow_name) == lists_while_down, (
         "nothing polled while no triggerer ran"
     )
-    stack.restart("triggerer")
+    stack.processes.restart("triggerer")
     deployment.wait_for_runs(consumer, 2, timeout=120)
-    assert stack.latest_job_id("TriggererJob") > triggerer_before
+    assert stack.db.latest_job_id("TriggererJob") > triggerer_before
 
     last = deployment.end_job(consumer)
     deployment.wait_for_runs(consumer, 3)
@@ -404,7 +394,7 @@ def test_a_listing_throttled_then_failing_loses_and_doubles_nothing(deployment: 
         "every fault to be answered",
         lambda: _faults_answered(emulator, workflow) == len(faults) * 6,
         90,
-        hint=deployment.stack.log_hint(),
+        hint=deployment.stack.logs.hint(),
     )
     deployment.wait_for_announced(consumer, during)
     after = deployment.end_job(consumer)
@@ -416,7 +406,7 @@ def test_a_listing_throttled_then_failing_loses_and_doubles_nothing(deployment: 
         "the consumer to read the last job",
         lambda: after in deployment.reported_job_ids(consumer),
         120,
-        hint=deployment.stack.log_hint(),
+        hint=deployment.stack.logs.hint(),
     )
     deployment.wait_for_polls(consumer.watcher, 3)
 

@@ -9,7 +9,6 @@ process, so each test counts the requests Airflow's processes really sent it.
 
 from __future__ import annotations
 
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,17 @@ from pathlib import Path
 import boto3
 import psutil
 import pytest
+from airflow_stack import (
+    FAKE_AWS,
+    NO_WORKER,
+    TERMINAL_TASK_STATES,
+    AirflowStack,
+    StackError,
+    dag_file_source,
+    fake_client_arguments,
+    running_stack,
+    wait_for,
+)
 
 from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 from airflow_entityresolution.emulator import (
@@ -29,16 +39,7 @@ from airflow_entityresolution.emulator import (
     JobSnapshot,
 )
 
-from .airflow_processes import (
-    FAKE_AWS,
-    NO_WORKER,
-    TERMINAL_TASK_STATES,
-    AirflowStack,
-    StackError,
-    running_stack,
-    started_job_record_key,
-    wait_for,
-)
+from .records import started_job_record_key
 
 pytestmark = pytest.mark.e2e
 
@@ -75,29 +76,19 @@ class DagSpec:
     retry_delay_seconds: int = 0
 
     def source(self) -> str:
-        return textwrap.dedent(
-            f"""\
-            import datetime
-
-            from airflow.sdk import DAG
-
-            from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator
-
-            with DAG(
-                {self.dag_id!r},
-                schedule=None,
-                start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-                catchup=False,
-            ):
-                EntityResolutionStartIdMappingJobOperator(
-                    task_id={TASK_ID!r},
-                    workflow_name={self.workflow_name!r},
-                    deferrable={self.deferrable!r},
-                    waiter_delay={WAITER_DELAY!r},
-                    retries={self.retries!r},
-                    retry_delay=datetime.timedelta(seconds={self.retry_delay_seconds!r}),
-                )
-            """
+        return dag_file_source(
+            self.dag_id,
+            "from airflow_entityresolution.operators import EntityResolutionStartIdMappingJobOperator",
+            f"""
+            EntityResolutionStartIdMappingJobOperator(
+                task_id={TASK_ID!r},
+                workflow_name={self.workflow_name!r},
+                deferrable={self.deferrable!r},
+                waiter_delay={WAITER_DELAY!r},
+                retries={self.retries!r},
+                retry_delay=datetime.timedelta(seconds={self.retry_delay_seconds!r}),
+            )
+            """,
         )
 
 
@@ -122,31 +113,21 @@ class SensorFromTriggererSpec:
     dag_id: str = "e2e_sensor_from_triggerer"
 
     def source(self) -> str:
-        return textwrap.dedent(
-            f"""\
-            import datetime
-
-            from airflow.sdk import DAG
-
-            from airflow_entityresolution.sensors import EntityResolutionMatchingJobCompletedSensor
-
-            with DAG(
-                {self.dag_id!r},
-                schedule=None,
-                start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-                catchup=False,
-                params={{"workflow": "unset", "job_id": "unset"}},
-            ):
-                EntityResolutionMatchingJobCompletedSensor(
-                    task_id={TASK_ID!r},
-                    workflow_name="{{{{ params.workflow }}}}",
-                    job_id="{{{{ params.job_id }}}}",
-                    start_from_trigger=True,
-                    max_records_not_processed=0.1,
-                    poke_interval=1,
-                    timeout=300,
-                )
-            """
+        return dag_file_source(
+            self.dag_id,
+            "from airflow_entityresolution.sensors import EntityResolutionMatchingJobCompletedSensor",
+            f"""
+            EntityResolutionMatchingJobCompletedSensor(
+                task_id={TASK_ID!r},
+                workflow_name="{{{{ params.workflow }}}}",
+                job_id="{{{{ params.job_id }}}}",
+                start_from_trigger=True,
+                max_records_not_processed=0.1,
+                poke_interval=1,
+                timeout=300,
+            )
+            """,
+            params={"workflow": "unset", "job_id": "unset"},
         )
 
 
@@ -174,7 +155,7 @@ class Deployment:
     def run(self, spec: DagSpec, script: JobScript) -> str:
         """Declare the DAG's workflow with ``script``, trigger a run of the DAG, and return its run ID."""
         self.emulator.add_id_mapping_workflow(spec.workflow_name, script)
-        run_id = self.stack.trigger_dag(spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}")
+        run_id = self.stack.api.trigger_dag(spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}")
         self.runs.append((spec, run_id))
         return run_id
 
@@ -187,7 +168,7 @@ class Deployment:
             lambda: (count := self.emulator.count(operation, workflow_name)) >= at_least and count,
             timeout,
             interval=0.2,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
     def only_job(self, workflow_name: str) -> JobSnapshot:
@@ -204,10 +185,12 @@ class Deployment:
                 raise DuplicateStartError(
                     f"try {attempt} started another job: {self.emulator.jobs(spec.workflow_name)}"
                 )
-            return words in self.stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=attempt, triggers=False)
+            return words in self.stack.logs.task_log(
+                spec.dag_id, run_id, TASK_ID, attempt=attempt, triggers=False
+            )
 
         wait_for(
-            f"try {attempt} to take over job {job_id}", took_over, timeout=120, hint=self.stack.log_hint()
+            f"try {attempt} to take over job {job_id}", took_over, timeout=120, hint=self.stack.logs.hint()
         )
 
     def wait_until_deferred_settles(self, spec: DagSpec, run_id: str, try_number: int) -> None:
@@ -224,17 +207,17 @@ class Deployment:
         )
         wait_for(
             f"the scheduler to process the deferral of try {try_number}",
-            lambda: self.stack.executor_events(spec.dag_id, run_id, TASK_ID, try_number) >= 1,
+            lambda: self.stack.logs.executor_events(spec.dag_id, run_id, TASK_ID, try_number) >= 1,
             timeout=60,
-            hint=self.stack.log_hint(),
+            hint=self.stack.logs.hint(),
         )
 
     def clean_up(self) -> None:
         """Fail what a test left waiting, and end its jobs, so that the next test starts from quiet."""
         for spec, run_id in self.runs:
-            ti = self.stack.task_instance(spec.dag_id, run_id, TASK_ID)
+            ti = self.stack.db.task_instance(spec.dag_id, run_id, TASK_ID)
             if ti is not None and ti.state not in TERMINAL_TASK_STATES:
-                self.stack.set_task_state(spec.dag_id, run_id, TASK_ID, "failed")
+                self.stack.api.set_task_state(spec.dag_id, run_id, TASK_ID, "failed")
             for job in self.emulator.jobs(spec.workflow_name):
                 if job.status not in ("SUCCEEDED", "FAILED"):
                     self.emulator.finish_job(job.job_id)
@@ -305,14 +288,14 @@ def kill_triggerer_mid_wait(e2e: Deployment, spec: DagSpec, run_id: str) -> str:
     job = e2e.only_job(spec.workflow_name)
     assert job.status == "RUNNING"
 
-    killed = stack.kill("triggerer")
+    killed = stack.processes.kill("triggerer")
     assert len(killed) >= 2, f"the triggerer and its trigger runner process, killed: {killed}"
     polls_before_kill = emulator.count(GET, spec.workflow_name)
-    stack.restart("triggerer")
+    stack.processes.restart("triggerer")
 
     # Airflow hands the dead triggerer's triggers to the new one once its heartbeat is stale.
     e2e.wait_for_requests(GET, spec.workflow_name, at_least=polls_before_kill + 1, timeout=90)
-    assert stack.task_instance(spec.dag_id, run_id, TASK_ID).state == "deferred"
+    assert stack.db.task_instance(spec.dag_id, run_id, TASK_ID).state == "deferred"
     return job.job_id
 
 
@@ -321,7 +304,7 @@ def kill_worker(stack: AirflowStack, ti_id: str) -> None:
     SIGKILL the supervisor (a LocalExecutor worker process, which heartbeats for the task) and the task
     runner it forked, both at once, like a lost worker node: nobody reports how the try ended.
     """
-    processes = stack.task_processes(ti_id)
+    processes = stack.processes.task_processes(ti_id)
     if len(processes) != 2 or "LocalExecutor" not in " ".join(processes[0].cmdline()):
         raise StackError(f"expected the supervisor and the task runner of {ti_id}, found {processes}")
     for process in processes:
@@ -336,10 +319,10 @@ def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
     spec, stack, emulator = TRIGGERER_KILL_SUCCEEDED, e2e.stack, e2e.emulator
     metrics = {"inputRecords": 42, "totalMappedRecords": 40}
     run_id = e2e.run(spec, JobScript.succeeded(metrics, running_seconds=LONG))
-    triggerer_before = stack.latest_job_id("TriggererJob")
+    triggerer_before = stack.db.latest_job_id("TriggererJob")
 
     job_id = kill_triggerer_mid_wait(e2e, spec, run_id)
-    new_triggerer = stack.latest_job_id("TriggererJob")
+    new_triggerer = stack.db.latest_job_id("TriggererJob")
     emulator.finish_job(job_id, "SUCCEEDED")
 
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
@@ -347,11 +330,11 @@ def test_a_deferred_wait_survives_a_triggerer_sigkill(e2e: Deployment) -> None:
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
     assert ti.try_number == 1, "the same try resumed from its trigger; no retry was needed"
     assert new_triggerer is not None and triggerer_before is not None and new_triggerer > triggerer_before
-    trigger_log = stack.trigger_log(spec.dag_id, run_id, TASK_ID, new_triggerer)
+    trigger_log = stack.logs.trigger_log(spec.dag_id, run_id, TASK_ID, new_triggerer)
     assert f"{job_id} of workflow '{spec.workflow_name}' is SUCCEEDED" in trigger_log
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
     # Final metrics appear only once the job ended: the task got the new triggerer's last poll.
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["metrics"] == metrics
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["metrics"] == metrics
 
 
 @pytest.mark.timeout(240)
@@ -367,11 +350,11 @@ def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkil
     assert emulator.count(START, spec.workflow_name) == 1
     assert ti.try_number == 1
     # The try's own log (not the trigger's) holds the error the task failed with.
-    task_log = stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1, triggers=False)
+    task_log = stack.logs.task_log(spec.dag_id, run_id, TASK_ID, attempt=1, triggers=False)
     assert FAILURE_MESSAGE in task_log
     assert "EntityResolutionJobFailedError" in task_log
     assert job_id in task_log
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["status"] == "FAILED"
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["status"] == "FAILED"
 
 
 @pytest.mark.timeout(240)
@@ -382,7 +365,7 @@ def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e:
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
     e2e.wait_for_requests(START, spec.workflow_name, at_least=1)
     # The operator records the job right after the start returns; kill as soon as the record is there.
-    wait_for("the started job's record", lambda: stack.has_variable(key), timeout=30, interval=0.1)
+    wait_for("the started job's record", lambda: stack.db.has_variable(key), timeout=30, interval=0.1)
 
     kill_worker(stack, ti.id)
     job_id = e2e.only_job(spec.workflow_name).job_id
@@ -394,8 +377,8 @@ def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e:
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
-    assert not stack.has_variable(key), "the record is removed once the outcome is known"
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
+    assert not stack.db.has_variable(key), "the record is removed once the outcome is known"
 
 
 @pytest.mark.timeout(240)
@@ -426,7 +409,7 @@ def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deploym
     e2e.wait_for_requests(GET, spec.workflow_name, at_least=1)
     job_id = e2e.only_job(spec.workflow_name).job_id
 
-    cleared = stack.clear_task(spec.dag_id, run_id, TASK_ID)
+    cleared = stack.api.clear_task(spec.dag_id, run_id, TASK_ID)
     assert [ti["task_id"] for ti in cleared] == [TASK_ID]
 
     e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
@@ -435,7 +418,7 @@ def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deploym
     # pass of its loop, and a job that ends first lets that trigger fire instead of being cancelled.
     wait_for(
         "try 1's trigger log to say the wait was cancelled",
-        lambda: CANCELLED_LINE in stack.task_log(spec.dag_id, run_id, TASK_ID, attempt=1),
+        lambda: CANCELLED_LINE in stack.logs.task_log(spec.dag_id, run_id, TASK_ID, attempt=1),
         timeout=60,
     )
     emulator.finish_job(job_id, "SUCCEEDED")
@@ -443,7 +426,7 @@ def test_c_a_task_cleared_while_deferred_takes_over_the_started_job(e2e: Deploym
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
     assert emulator.count(START, spec.workflow_name) == 1
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
 
 
 @pytest.mark.timeout(240)
@@ -455,27 +438,29 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     # While it waits, the trigger's client keeps a pooled connection to the service open.
     assert wait_for(
         "the triggerer's connection to the emulator",
-        lambda: established_connections(stack.process_tree("triggerer"), e2e.emulator_port),
+        lambda: established_connections(stack.processes.process_tree("triggerer"), e2e.emulator_port),
         timeout=10,
         interval=0.2,
     )
 
-    stack.set_task_state(spec.dag_id, run_id, TASK_ID, "failed")
+    stack.api.set_task_state(spec.dag_id, run_id, TASK_ID, "failed")
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=30)
     wait_for(
         "the trigger to be cancelled",
-        lambda: CANCELLED_LINE in stack.task_log(spec.dag_id, run_id, TASK_ID),
+        lambda: CANCELLED_LINE in stack.logs.task_log(spec.dag_id, run_id, TASK_ID),
         timeout=30,
     )
     # With no other wait sharing its client, the cancelled wait must close it: no connection stays open.
-    wait_for("the triggers to be removed", lambda: stack.trigger_count() == 0, timeout=30)
+    wait_for("the triggers to be removed", lambda: stack.db.trigger_count() == 0, timeout=30)
     wait_for(
         "the triggerer to close its connections to the emulator",
-        lambda: not established_connections(stack.process_tree("triggerer"), e2e.emulator_port),
+        lambda: not established_connections(stack.processes.process_tree("triggerer"), e2e.emulator_port),
         timeout=10,
         interval=0.2,
-        hint=lambda: str(established_connections(stack.process_tree("triggerer"), e2e.emulator_port)),
+        hint=lambda: str(
+            established_connections(stack.processes.process_tree("triggerer"), e2e.emulator_port)
+        ),
     )
     polls_after_cancel = emulator.count(GET, spec.workflow_name)
     time.sleep(4 * WAITER_DELAY)
@@ -484,18 +469,18 @@ def test_d_marking_a_deferred_task_failed_cancels_its_trigger_cleanly(e2e: Deplo
     assert emulator.count(START, spec.workflow_name) == 1
     job = e2e.only_job(spec.workflow_name)
     assert job.status == "RUNNING", "the service has no call to stop a job"
-    wait_for("the run to end failed", lambda: stack.dag_run_state(spec.dag_id, run_id) == "failed", 30)
-    logs = stack.process_log("triggerer") + stack.task_log(spec.dag_id, run_id, TASK_ID)
+    wait_for("the run to end failed", lambda: stack.db.dag_run_state(spec.dag_id, run_id) == "failed", 30)
+    logs = stack.logs.process_log("triggerer") + stack.logs.task_log(spec.dag_id, run_id, TASK_ID)
     assert leak_lines(logs) == []
 
     # The run can be cleaned: clearing the task runs it again, and since the job its cancelled try
     # started still runs (holding the account's one-job quota), the new try waits for that job.
-    stack.clear_task(spec.dag_id, run_id, TASK_ID)
+    stack.api.clear_task(spec.dag_id, run_id, TASK_ID)
     e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job.job_id)
     e2e.wait_until_deferred_settles(spec, run_id, try_number=2)
     emulator.finish_job(job.job_id, "SUCCEEDED")
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
-    wait_for("the run to end success", lambda: stack.dag_run_state(spec.dag_id, run_id) == "success", 30)
+    wait_for("the run to end success", lambda: stack.db.dag_run_state(spec.dag_id, run_id) == "success", 30)
     assert emulator.count(START, spec.workflow_name) == 1
 
 
@@ -503,11 +488,7 @@ def start_matching_job(e2e: Deployment, workflow_name: str, script: JobScript) -
     """Declare a matching workflow and start a job of it, as another system would, outside Airflow."""
     e2e.emulator.add_matching_workflow(workflow_name, script)
     client = boto3.client(
-        "entityresolution",
-        endpoint_url=f"http://127.0.0.1:{e2e.emulator_port}",
-        region_name=FAKE_AWS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+        "entityresolution", **fake_client_arguments(f"http://127.0.0.1:{e2e.emulator_port}")
     )
     return client.start_matching_job(workflowName=workflow_name)["jobId"]
 
@@ -520,7 +501,7 @@ def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_rea
     stack, spec = e2e.stack, SENSOR_FROM_TRIGGERER
     metrics = {"inputRecords": 100, "totalRecordsProcessed": 98, "recordsNotProcessed": 2, "matchIDs": 40}
     job_id = start_matching_job(e2e, "e2e-from-triggerer", JobScript.succeeded(metrics, running_seconds=4))
-    run_id = stack.trigger_dag(
+    run_id = stack.api.trigger_dag(
         spec.dag_id, f"e2e__{uuid.uuid4().hex[:12]}", {"workflow": "e2e-from-triggerer", "job_id": job_id}
     )
 
@@ -530,14 +511,14 @@ def test_e_a_sensor_started_in_the_triggerer_renders_its_templates_and_never_rea
     assert {r.job_id for r in e2e.emulator.requests if r.operation == "GetMatchingJob"} == {job_id}
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90)
-    assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID)["jobId"] == job_id
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "metrics") == metrics
-    assert stack.xcom_value(spec.dag_id, run_id, TASK_ID, "_link_EntityResolutionJobLink") == (
+    assert stack.logs.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID)["jobId"] == job_id
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID, "metrics") == metrics
+    assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID, "_link_EntityResolutionJobLink") == (
         "https://console.aws.amazon.com/entityresolution/home?region=us-east-1"
         f"#/matchingworkflows/e2e-from-triggerer/jobs/{job_id}"
     )
-    log = stack.task_log(spec.dag_id, run_id, TASK_ID)
+    log = stack.logs.task_log(spec.dag_id, run_id, TASK_ID)
     assert f"matching job {job_id} of workflow 'e2e-from-triggerer' is SUCCEEDED" in log
 
 
@@ -548,13 +529,13 @@ def test_e_a_failed_job_fails_a_sensor_started_in_the_triggerer_with_the_service
 ) -> None:
     stack, spec = e2e.stack, SENSOR_FROM_TRIGGERER
     job_id = start_matching_job(e2e, "e2e-from-triggerer-failing", JobScript.failed(FAILURE_MESSAGE))
-    run_id = stack.trigger_dag(
+    run_id = stack.api.trigger_dag(
         spec.dag_id,
         f"e2e__{uuid.uuid4().hex[:12]}",
         {"workflow": "e2e-from-triggerer-failing", "job_id": job_id},
     )
 
     stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"failed"}, timeout=90)
-    assert stack.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
-    assert FAILURE_MESSAGE in stack.task_log(spec.dag_id, run_id, TASK_ID)
-    wait_for("the run to end failed", lambda: stack.dag_run_state(spec.dag_id, run_id) == "failed", 30)
+    assert stack.logs.worker_traces(spec.dag_id, run_id, TASK_ID) == NO_WORKER
+    assert FAILURE_MESSAGE in stack.logs.task_log(spec.dag_id, run_id, TASK_ID)
+    wait_for("the run to end failed", lambda: stack.db.dag_run_state(spec.dag_id, run_id) == "failed", 30)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.airflow_processes import CELERY_WORKER, AirflowStack
+from airflow_stack import CELERY_WORKER, FAKE_AWS, AirflowStack
 
 from .emulator_process import EmulatorProcess
 from .services import PostgresServer, RedisServer
@@ -34,11 +34,6 @@ WORKERS = ("worker-a", "worker-b")
 # Task slots per Celery worker: fewer in all than the quota scenario's 10 runs, so a task waiting for
 # its turn that held a slot would starve the others.
 WORKER_CONCURRENCY = 2
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 FIGURES = pytest.StashKey[dict[str, dict[str, object]]]()
@@ -98,7 +93,7 @@ class Production:
         :param check_others: first fail if another process of the stack has exited.
         """
         if check_others:
-            self.stack.check_alive([other for other in self.stack.processes if other != name])
+            self.stack.processes.check_alive(ignoring={name})
         self.triggerer_jobs[name] = self.stack.start_job_process(name, "TriggererJob")
         return self.triggerer_jobs[name]
 
@@ -148,7 +143,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             if name in TRIGGERERS:
                 triggerer_jobs[name] = stack.start_job_process(name, "TriggererJob", timeout=180)
             else:
-                stack.start(name)
+                stack.processes.start(name)
         stack.wait_until_healthy(timeout=180)
         yield Production(stack, postgres, redis, emulator, quota_emulator, triggerer_jobs)
     finally:

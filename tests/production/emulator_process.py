@@ -22,6 +22,8 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
+from airflow_stack import end_process_group
+
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, RecordedRequest
 
 AUTHKEY_VARIABLE = "ER_EMULATOR_AUTHKEY"
@@ -111,9 +113,6 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         """End the process group: SIGTERM, then SIGKILL."""
-        # Imported here: this file also runs as the emulator's process, where the tests aren't on the path.
-        from e2e.airflow_processes import end_process_group
-
         end_process_group(self.process)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from e2e.airflow_processes import StackError, end_process_group, free_port, wait_for
+from airflow_stack import StackError, end_process_group, free_port, wait_for
 
 POSTGRES_USER = "postgres"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import textwrap
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -20,18 +19,20 @@ from typing import Any
 
 import boto3
 import pytest
-from e2e.airflow_processes import (
+from airflow_stack import (
     NO_WORKER,
     TERMINAL_TASK_STATES,
     AirflowStack,
     StackError,
-    started_job_record_key,
+    dag_file_source,
+    fake_client_arguments,
     wait_for,
 )
+from e2e.records import started_job_record_key
 
 from airflow_entityresolution.emulator import Fault, JobScript
 
-from .conftest import FAKE_AWS, TRIGGERERS, WORKER_CONCURRENCY, WORKERS, Production, record
+from .conftest import TRIGGERERS, WORKER_CONCURRENCY, WORKERS, Production, record
 
 pytestmark = pytest.mark.production
 
@@ -86,60 +87,48 @@ class JobTaskSpec:
         )
 
 
+PROVIDER_IMPORTS = """\
+from airflow_entityresolution.operators import (
+    EntityResolutionStartIdMappingJobOperator,
+    EntityResolutionStartMatchingJobOperator,
+)
+from airflow_entityresolution.sensors import (
+    EntityResolutionIdMappingJobCompletedSensor,
+    EntityResolutionMatchingJobCompletedSensor,
+)"""
+
+
 def dag_source(dag_id: str, body: str, **dag_arguments: object) -> str:
-    """A DAG file: ``body`` (statements, one per line) inside ``with DAG(dag_id, ...)``."""
-    options = "".join(f", {name}={value!r}" for name, value in dag_arguments.items())
-    return textwrap.dedent(
-        f"""\
-            import datetime
+    """A DAG file that may use every operator and sensor of the provider: ``body`` inside ``with DAG``."""
+    return dag_file_source(dag_id, PROVIDER_IMPORTS, body, **dag_arguments)
 
-            from airflow.sdk import DAG
 
-            from airflow_entityresolution.operators import (
-                EntityResolutionStartIdMappingJobOperator,
-                EntityResolutionStartMatchingJobOperator,
-            )
-            from airflow_entityresolution.sensors import (
-                EntityResolutionIdMappingJobCompletedSensor,
-                EntityResolutionMatchingJobCompletedSensor,
-            )
+def job_tasks(name: str, per_family: int, failure: str) -> tuple[JobTaskSpec, ...]:
+    """
+    ``per_family`` ID mapping tasks, then as many matching ones, each on a workflow of its own; one job
+    in five fails, with the service's ``failure`` message prefixed by its task's name.
 
-            with DAG(
-                {dag_id!r},
-                schedule=None,
-                start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
-                catchup=False{options},
-            ):
-            """
-    ) + textwrap.indent(body, "    ")
+    :param name: the scenario's name, in every workflow's name and failure message.
+    """
+    return tuple(
+        JobTaskSpec(
+            f"{family}_{index:02d}",
+            f"prod-{name}-{family}-{index:02d}",
+            f"PROD-{name}-{family}-{index:02d}: {failure}" if index % 5 == 4 else None,
+        )
+        for family in ("map", "match")
+        for index in range(per_family)
+    )
 
 
 # Scenario 1: 25 ID mapping and 25 matching tasks, one job in five failing with its own message.
 FAILOVER_DAG = "prod_triggerer_failover"
-FAILOVER_TASKS = tuple(
-    JobTaskSpec(
-        f"{family}_{index:02d}",
-        f"prod-failover-{family}-{index:02d}",
-        f"PROD-{family}-{index:02d}: input table customers has no column named email_address"
-        if index % 5 == 4
-        else None,
-    )
-    for family in ("map", "match")
-    for index in range(25)
-)
+FAILOVER_TASKS = job_tasks("failover", 25, "input table customers has no column named email_address")
 
 # Scenario 5: 5 ID mapping and 5 matching sensors started in the triggerer, on jobs started outside
 # Airflow; the job IDs come as run conf, which the triggerer renders.
 SENSOR_DAG = "prod_sensors_from_triggerer"
-SENSOR_TASKS = tuple(
-    JobTaskSpec(
-        f"{family}_{index}",
-        f"prod-sensor-{family}-{index}",
-        f"PROD-sensor-{family}-{index}: output bucket is not writable" if index == 4 else None,
-    )
-    for family in ("map", "match")
-    for index in range(5)
-)
+SENSOR_TASKS = job_tasks("sensor", 5, "output bucket is not writable")
 SENSOR = {
     "map": "EntityResolutionIdMappingJobCompletedSensor",
     "match": "EntityResolutionMatchingJobCompletedSensor",
@@ -179,17 +168,7 @@ def db_restart_dag(case: str) -> str:
 
 
 def db_restart_tasks(case: str) -> tuple[JobTaskSpec, ...]:
-    return tuple(
-        JobTaskSpec(
-            f"{family}_{index:02d}",
-            f"prod-db-{case}-{family}-{index:02d}",
-            f"PROD-db-{case}-{family}-{index:02d}: role cannot read the input bucket"
-            if index % 5 == 4
-            else None,
-        )
-        for family in ("map", "match")
-        for index in range(10)
-    )
+    return job_tasks(f"db-{case}", 10, "role cannot read the input bucket")
 
 
 # Scenario 2: a start on a worker that dies, with retries; not deferrable, so the try waits on the
@@ -232,16 +211,13 @@ DAG_FILES = {
 @pytest.fixture(scope="module")
 def topology(production: Production) -> Production:
     """The running topology with the module's DAGs parsed."""
-    for dag_id, source in DAG_FILES.items():
-        production.stack.write_dag_file(f"{dag_id}.py", source)
-    for dag_id in DAG_FILES:
-        production.stack.wait_for_dag(dag_id, timeout=180)
+    production.stack.deploy_dags(DAG_FILES, timeout=180)
     return production
 
 
 def task_rows(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, tuple[str | None, int, int | None]]:
     """Every task instance of a run: its state, try number and trigger."""
-    rows = stack.query(
+    rows = stack.db.query(
         "SELECT task_id, state, try_number, trigger_id FROM task_instance WHERE dag_id = ? AND run_id = ?",
         (dag_id, run_id),
     )
@@ -267,7 +243,7 @@ def wait_for_states(
     last: dict[str, tuple[str | None, int, int | None]] = {}
 
     def reached() -> dict[str, tuple[str | None, int, int | None]] | None:
-        stack.check_alive([name for name in stack.processes if name not in killed])
+        stack.processes.check_alive(ignoring=killed)
         last.clear()
         last.update(task_rows(stack, dag_id, run_id))
         return dict(last) if all(task_id in last and accept(last[task_id][0]) for task_id in wanted) else None
@@ -275,7 +251,7 @@ def wait_for_states(
     def pending() -> str:
         waiting = {task_id: last.get(task_id, (None,))[0] for task_id in wanted}
         waiting = {task_id: state for task_id, state in waiting.items() if not accept(state)}
-        return f"Not yet {what}: {waiting}. {stack.log_hint()}"
+        return f"Not yet {what}: {waiting}. {stack.logs.hint()}"
 
     return wait_for(
         f"{len(wanted)} tasks of {dag_id} to be {what}", reached, timeout, interval=1, hint=pending
@@ -290,7 +266,7 @@ def drained_executor_events(stack: AirflowStack, dag_id: str, run_id: str, task_
     before the event of the worker's exit is drained (apache/airflow#67287): a job must not end
     before.
     """
-    log = stack.process_log("scheduler")
+    log = stack.logs.process_log("scheduler")
     keys = {
         f"TaskInstanceKey(dag_id='{dag_id}', task_id='{task_id}', run_id='{run_id}', try_number=1, "
         "map_index=-1)"
@@ -305,7 +281,7 @@ def drained_executor_events(stack: AirflowStack, dag_id: str, run_id: str, task_
 def triggers_by_triggerer(stack: AirflowStack, trigger_ids: Iterable[int]) -> dict[int, int | None]:
     """The triggerer (its ``job`` row) each trigger is assigned to."""
     wanted = set(trigger_ids)
-    rows = stack.query("SELECT id, triggerer_id FROM trigger")
+    rows = stack.db.query("SELECT id, triggerer_id FROM trigger")
     return {trigger_id: triggerer for trigger_id, triggerer in rows if trigger_id in wanted}
 
 
@@ -368,16 +344,16 @@ def kill_the_busier_triggerer(
             trigger_id
             for trigger_id in orphans
             if f"(ID {trigger_id}) starting"
-            in stack.trigger_log(dag_id, run_id, task_of[trigger_id], jobs[triggerer])
+            in stack.logs.trigger_log(dag_id, run_id, task_of[trigger_id], jobs[triggerer])
         }
 
     assert started_on(victim) == orphans, "each orphan ran on the killed triggerer first"
-    killed = stack.kill(victim)
+    killed = stack.processes.kill(victim)
     assert len(killed) >= 2, f"the triggerer and its trigger runner process, killed: {killed}"
     killed_at = time.monotonic()
 
     def picked_up() -> bool:
-        stack.check_alive([name for name in stack.processes if name != victim])
+        stack.processes.check_alive(ignoring={victim})
         now = triggers_by_triggerer(stack, orphans)
         return set(now) == orphans and all(triggerer == jobs[survivor] for triggerer in now.values())
 
@@ -385,20 +361,22 @@ def kill_the_busier_triggerer(
         f"{survivor} (job {jobs[survivor]}) to take the {len(orphans)} triggers of {victim}",
         picked_up,
         timeout=120,
-        hint=lambda: f"{triggers_by_triggerer(stack, orphans)}. {stack.log_hint()}",
+        hint=lambda: f"{triggers_by_triggerer(stack, orphans)}. {stack.logs.hint()}",
     )
     # The survivor runs each orphan: its trigger log says it started it, and the job sees its polls again.
     wait_for(
         f"the trigger logs of {survivor} (job {jobs[survivor]}) to show it starting each orphaned trigger",
         lambda: started_on(survivor) == orphans,
         timeout=60,
-        hint=lambda: f"Not started: {sorted(orphans - started_on(survivor))}. Logs: {stack.task_log_folder}",
+        hint=lambda: (
+            f"Not started: {sorted(orphans - started_on(survivor))}. Logs: {stack.logs.task_log_folder}"
+        ),
     )
     wait_for(
         "a poll of every orphaned job from the surviving triggerer",
         lambda: all(polls(emulator, specs[task_of[t]]) > polls_before[t] for t in orphans),
         timeout=60,
-        hint=stack.log_hint(),
+        hint=stack.logs.hint(),
     )
     return Failover(victim, survivor, share, orphans, time.monotonic() - killed_at)
 
@@ -414,56 +392,152 @@ def end_jobs(emulator: Any, specs: Iterable[JobTaskSpec]) -> dict[str, str]:
     return job_of
 
 
-@pytest.mark.timeout(900)
-def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
-    topology: Production, request: pytest.FixtureRequest
-) -> None:
-    stack, emulator = topology.stack, topology.emulator.emulator
-    specs = {spec.task_id: spec for spec in FAILOVER_TASKS}
-    declare(emulator, FAILOVER_TASKS)
-    started = time.monotonic()
-    run_id = stack.trigger_dag(FAILOVER_DAG, f"prod__{uuid.uuid4().hex[:12]}")
+@dataclass(frozen=True)
+class DeferredRun:
+    """
+    A run whose every task is deferred, each trigger polling its job.
 
+    :param run_id: the run's ID.
+    :param trigger_of: each task's trigger, by task ID.
+    :param seconds: from the run's creation until every task was deferred.
+    """
+
+    run_id: str
+    trigger_of: dict[str, int]
+    seconds: float
+
+
+def defer_a_run(
+    topology: Production,
+    dag_id: str,
+    specs: Mapping[str, JobTaskSpec],
+    timeout: float,
+    conf: Mapping[str, Any] | None = None,
+    from_workers: bool = True,
+) -> DeferredRun:
+    """
+    Trigger a run of ``dag_id``; wait until each of its tasks is deferred and its trigger polls its job.
+
+    :param specs: the run's tasks, by task ID; their workflows declared.
+    :param timeout: seconds for every task to defer.
+    :param conf: the run's conf.
+    :param from_workers: the tasks deferred from a worker, whose exit the scheduler must process
+        before a job may end (see :func:`drained_executor_events`); a sensor started in the triggerer
+        never reaches a worker.
+    """
+    stack, emulator = topology.stack, topology.emulator.emulator
+    started = time.monotonic()
+    run_id = stack.api.trigger_dag(dag_id, f"prod__{uuid.uuid4().hex[:12]}", conf)
     rows = wait_for_states(
-        stack, FAILOVER_DAG, run_id, specs, lambda state: state == "deferred", "deferred", timeout=600
+        stack, dag_id, run_id, specs, lambda state: state == "deferred", "deferred", timeout
     )
     deferred_after = time.monotonic() - started
-    trigger_of = {task_id: row[2] for task_id, row in rows.items()}
-    assert all(trigger_of.values()), trigger_of
     # Each trigger polls its job: the triggerers really run them all.
     wait_for(
         "a poll of every job",
-        lambda: all(polls(emulator, spec) >= 1 for spec in FAILOVER_TASKS),
+        lambda: all(polls(emulator, spec) >= 1 for spec in specs.values()),
         timeout=120,
-        hint=stack.log_hint(),
+        hint=stack.logs.hint(),
     )
-    wait_for(
-        "the scheduler to process every deferral",
-        lambda: drained_executor_events(stack, FAILOVER_DAG, run_id, specs),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
-    failover = kill_the_busier_triggerer(topology, FAILOVER_DAG, run_id, specs, trigger_of)
-    assert all(failover.share.values()), f"the triggers are not spread over both triggerers: {failover.share}"
+    if from_workers:
+        wait_for(
+            "the scheduler to process every deferral",
+            lambda: drained_executor_events(stack, dag_id, run_id, specs),
+            timeout=120,
+            hint=stack.logs.hint(),
+        )
+    return DeferredRun(run_id, {task_id: row[2] for task_id, row in rows.items()}, deferred_after)
 
-    job_of = end_jobs(emulator, FAILOVER_TASKS)
+
+@dataclass(frozen=True)
+class EndedRun:
+    """
+    A run whose every task ended with its job's outcome.
+
+    :param job_of: each task's job, by task ID.
+    :param rows: each task's state, try number and trigger, by task ID.
+    :param with_their_jobs_outcome: how many tasks ended in the state their job's outcome calls for.
+    :param seconds: from the jobs' end until every task had ended.
+    """
+
+    job_of: dict[str, str]
+    rows: dict[str, tuple[str | None, int, int | None]]
+    with_their_jobs_outcome: int
+    seconds: float
+
+
+def end_jobs_and_wait(
+    topology: Production,
+    dag_id: str,
+    run_id: str,
+    specs: Mapping[str, JobTaskSpec],
+    timeout: float,
+    killed: Collection[str] = (),
+) -> EndedRun:
+    """
+    End each task's job as its script says, wait until every task has ended, and check that each
+    ended in the state its job's outcome calls for.
+
+    :param specs: the run's tasks, by task ID.
+    :param timeout: seconds for every task to end.
+    :param killed: processes the test killed on purpose, which need not live.
+    """
+    stack = topology.stack
+    job_of = end_jobs(topology.emulator.emulator, specs.values())
     finished_at = time.monotonic()
     rows = wait_for_states(
-        stack, FAILOVER_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 300, {failover.victim}
+        stack, dag_id, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", timeout, killed
     )
     ended_after = time.monotonic() - finished_at
     states = {task_id: row[0] for task_id, row in rows.items()}
     assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
-    assert {row[1] for row in rows.values()} == {1}, "every task ended in its first try"
-    starts = {t: emulator.count(START_OPERATION[s.family], s.workflow_name) for t, s in specs.items()}
+    matching = sum(1 for task_id, spec in specs.items() if states[task_id] == spec.task_state)
+    return EndedRun(job_of, rows, matching, ended_after)
+
+
+def starts_by_task(emulator: Any, specs: Mapping[str, JobTaskSpec]) -> dict[str, int]:
+    """The start requests the service saw for each task's workflow, by task ID."""
+    return {t: emulator.count(START_OPERATION[s.family], s.workflow_name) for t, s in specs.items()}
+
+
+def failure_logs(
+    stack: AirflowStack, dag_id: str, run_id: str, specs: Mapping[str, JobTaskSpec], **which: Any
+) -> dict[str, str]:
+    """
+    The log of each task whose job was to fail, by task ID.
+
+    :param which: what of each task's log to read, as :meth:`~airflow_stack.logs.StackLogs.task_log` takes.
+    """
+    return {
+        task_id: stack.logs.task_log(dag_id, run_id, task_id, **which)
+        for task_id, spec in specs.items()
+        if spec.error_message
+    }
+
+
+@pytest.mark.timeout(900)
+def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
+    topology: Production, request: pytest.FixtureRequest
+) -> None:
+    emulator = topology.emulator.emulator
+    specs = {spec.task_id: spec for spec in FAILOVER_TASKS}
+    declare(emulator, FAILOVER_TASKS)
+    deferred = defer_a_run(topology, FAILOVER_DAG, specs, timeout=600)
+    assert all(deferred.trigger_of.values()), deferred.trigger_of
+    failover = kill_the_busier_triggerer(topology, FAILOVER_DAG, deferred.run_id, specs, deferred.trigger_of)
+    assert all(failover.share.values()), f"the triggers are not spread over both triggerers: {failover.share}"
+
+    ended = end_jobs_and_wait(topology, FAILOVER_DAG, deferred.run_id, specs, 300, {failover.victim})
+    assert {row[1] for row in ended.rows.values()} == {1}, "every task ended in its first try"
+    starts = starts_by_task(emulator, specs)
     assert starts == dict.fromkeys(specs, 1), "one start per task, however the triggerer died"
     for spec in FAILOVER_TASKS:
         [job] = emulator.jobs(spec.workflow_name)
         assert job.status == spec.outcome
-        if spec.error_message:
-            log = stack.task_log(FAILOVER_DAG, run_id, spec.task_id, attempt=1, triggers=False)
-            assert spec.error_message in log, f"{spec.task_id} failed without the service's message"
-            assert job_of[spec.task_id] in log
+    logs = failure_logs(topology.stack, FAILOVER_DAG, deferred.run_id, specs, attempt=1, triggers=False)
+    for task_id, log in logs.items():
+        assert specs[task_id].error_message in log, f"{task_id} failed without the service's message"
+        assert ended.job_of[task_id] in log
     topology.restart_triggerer(failover.victim)
     record(
         request,
@@ -474,22 +548,16 @@ def test_triggerer_failover_every_deferred_task_ends_with_its_jobs_outcome(
         triggers_per_triggerer=failover.share,
         orphaned_triggers=len(failover.orphans),
         starts=sum(starts.values()),
-        ended_with_their_jobs_outcome=sum(1 for t, s in specs.items() if states[t] == s.task_state),
-        seconds_to_all_deferred=round(deferred_after, 1),
+        ended_with_their_jobs_outcome=ended.with_their_jobs_outcome,
+        seconds_to_all_deferred=round(deferred.seconds, 1),
         seconds_kill_to_survivor_polling_all=round(failover.seconds, 1),
-        seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+        seconds_jobs_ended_to_tasks_ended=round(ended.seconds, 1),
     )
 
 
 def start_job_outside_airflow(topology: Production, spec: JobTaskSpec) -> str:
     """Start a job of the spec's workflow as another system would, with boto3 over HTTP."""
-    client = boto3.client(
-        "entityresolution",
-        endpoint_url=topology.emulator.endpoint_url,
-        region_name=FAKE_AWS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = boto3.client("entityresolution", **fake_client_arguments(topology.emulator.endpoint_url))
     if spec.family == "map":
         return client.start_id_mapping_job(workflowName=spec.workflow_name)["jobId"]
     return client.start_matching_job(workflowName=spec.workflow_name)["jobId"]
@@ -503,48 +571,32 @@ def test_sensors_started_in_the_triggerer_survive_a_triggerer_sigkill_without_a_
     specs = {spec.task_id: spec for spec in SENSOR_TASKS}
     declare(emulator, SENSOR_TASKS)
     job_of = {spec.task_id: start_job_outside_airflow(topology, spec) for spec in SENSOR_TASKS}
-    started = time.monotonic()
-    run_id = stack.trigger_dag(SENSOR_DAG, f"prod__{uuid.uuid4().hex[:12]}", {"jobs": job_of})
-
-    rows = wait_for_states(
-        stack, SENSOR_DAG, run_id, specs, lambda state: state == "deferred", "deferred", timeout=180
-    )
-    deferred_after = time.monotonic() - started
-    trigger_of = {task_id: row[2] for task_id, row in rows.items()}
-    wait_for(
-        "a poll of every job",
-        lambda: all(polls(emulator, spec) >= 1 for spec in SENSOR_TASKS),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
+    deferred = defer_a_run(topology, SENSOR_DAG, specs, 180, {"jobs": job_of}, from_workers=False)
+    run_id = deferred.run_id
     # The triggerer rendered the templated job IDs: the service saw each sensor ask for its own job.
     asked = {
         (r.workflow_name, r.job_id) for r in emulator.request_log() if r.operation in GET_OPERATION.values()
     }
     assert {(specs[t].workflow_name, job_id) for t, job_id in job_of.items()} <= asked
 
-    failover = kill_the_busier_triggerer(topology, SENSOR_DAG, run_id, specs, trigger_of)
-    end_jobs(emulator, SENSOR_TASKS)
-    finished_at = time.monotonic()
-    rows = wait_for_states(
-        stack, SENSOR_DAG, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 180, {failover.victim}
-    )
-    ended_after = time.monotonic() - finished_at
-    states = {task_id: row[0] for task_id, row in rows.items()}
-    assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
+    failover = kill_the_busier_triggerer(topology, SENSOR_DAG, run_id, specs, deferred.trigger_of)
+    ended = end_jobs_and_wait(topology, SENSOR_DAG, run_id, specs, 180, {failover.victim})
     # No worker ran any of them: no queued time, host, pid or try log, no executor event, and neither
     # Celery worker's log names the DAG.
-    assert {t: stack.worker_traces(SENSOR_DAG, run_id, t) for t in specs} == dict.fromkeys(specs, NO_WORKER)
+    assert {t: stack.logs.worker_traces(SENSOR_DAG, run_id, t) for t in specs} == dict.fromkeys(
+        specs, NO_WORKER
+    )
     assert not [
-        line for line in stack.process_log("scheduler").splitlines()
+        line for line in stack.logs.process_log("scheduler").splitlines()
         if "Received executor event" in line and f"dag_id='{SENSOR_DAG}'" in line
     ]  # fmt: skip
     for worker in WORKERS:
-        assert SENSOR_DAG not in stack.process_log(worker), f"{worker} ran a sensor started in the triggerer"
-    for spec in SENSOR_TASKS:
-        if spec.error_message:
-            assert spec.error_message in stack.task_log(SENSOR_DAG, run_id, spec.task_id)
-    starts = sum(emulator.count(START_OPERATION[s.family], s.workflow_name) for s in SENSOR_TASKS)
+        assert SENSOR_DAG not in stack.logs.process_log(worker), (
+            f"{worker} ran a sensor started in the triggerer"
+        )
+    for task_id, log in failure_logs(stack, SENSOR_DAG, run_id, specs).items():
+        assert specs[task_id].error_message in log
+    starts = sum(starts_by_task(emulator, specs).values())
     assert starts == len(SENSOR_TASKS), "only the jobs the test started: a sensor starts nothing"
     topology.restart_triggerer(failover.victim)
     record(
@@ -555,14 +607,16 @@ def test_sensors_started_in_the_triggerer_survive_a_triggerer_sigkill_without_a_
         orphaned_triggers=len(failover.orphans),
         reached_a_worker=0,
         executor_events=0,
-        seconds_to_all_deferred=round(deferred_after, 1),
+        seconds_to_all_deferred=round(deferred.seconds, 1),
         seconds_kill_to_survivor_polling_all=round(failover.seconds, 1),
-        seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+        seconds_jobs_ended_to_tasks_ended=round(ended.seconds, 1),
     )
 
 
 def task_states_of_dag(stack: AirflowStack, dag_id: str) -> list[str | None]:
-    return [state for (state,) in stack.query("SELECT state FROM task_instance WHERE dag_id = ?", (dag_id,))]
+    return [
+        state for (state,) in stack.db.query("SELECT state FROM task_instance WHERE dag_id = ?", (dag_id,))
+    ]
 
 
 @pytest.mark.timeout(900)
@@ -574,23 +628,23 @@ def test_quota_contention_jobs_run_one_after_another_and_waiting_holds_no_worker
         QUOTA_WORKFLOW, JobScript.succeeded({"inputRecords": 5}, running_seconds=3)
     )
     started = time.monotonic()
-    run_ids = [stack.trigger_dag(QUOTA_DAG, f"prod__quota_{index:02d}") for index in range(QUOTA_RUNS)]
+    run_ids = [stack.api.trigger_dag(QUOTA_DAG, f"prod__quota_{index:02d}") for index in range(QUOTA_RUNS)]
 
     # Sample the tasks' states while they contend: a task waiting for its turn must be deferred.
     samples: list[dict[str, int]] = []
 
     def all_ended() -> bool:
-        stack.check_alive()
+        stack.processes.check_alive()
         states = task_states_of_dag(stack, QUOTA_DAG)
         samples.append({state or "none": states.count(state) for state in set(states)})
         if any(state in ("failed", "upstream_failed") for state in states):
             raise AssertionError(f"a task of {QUOTA_DAG} failed: {states}")
         return len(states) == QUOTA_RUNS and all(state == "success" for state in states)
 
-    wait_for(f"the {QUOTA_RUNS} runs of {QUOTA_DAG} to succeed", all_ended, 600, 0.5, stack.log_hint())
+    wait_for(f"the {QUOTA_RUNS} runs of {QUOTA_DAG} to succeed", all_ended, 600, 0.5, stack.logs.hint())
     wall = time.monotonic() - started
 
-    rows = stack.query("SELECT try_number, state FROM task_instance WHERE dag_id = ?", (QUOTA_DAG,))
+    rows = stack.db.query("SELECT try_number, state FROM task_instance WHERE dag_id = ?", (QUOTA_DAG,))
     assert rows == [(1, "success")] * QUOTA_RUNS, "every task succeeded in its first try"
     jobs = sorted(emulator.jobs(QUOTA_WORKFLOW), key=lambda job: job.start_time)
     assert len(jobs) == QUOTA_RUNS and {job.status for job in jobs} == {"SUCCEEDED"}
@@ -607,7 +661,7 @@ def test_quota_contention_jobs_run_one_after_another_and_waiting_holds_no_worker
     # More tasks waited at once than there are worker slots: they waited deferred, holding none.
     assert most_deferred > slots, f"at most {most_deferred} tasks deferred at once, with {slots} slots"
     for run_id in run_ids:
-        text = stack.task_log(QUOTA_DAG, run_id, "map_quota", attempt=1)
+        text = stack.logs.task_log(QUOTA_DAG, run_id, "map_quota", attempt=1)
         assert "Task failed" not in text
     record(
         request,
@@ -637,16 +691,16 @@ def supervise_until_healthy(
     last_exit = [time.monotonic()]
 
     def settled() -> bool:
-        exited = [name for name, process in stack.processes.items() if process.poll() is not None]
+        exited = stack.processes.exited()
         if unexpected := [name for name in exited if name not in may_exit]:
-            stack.check_alive(unexpected)
+            stack.processes.check_alive(unexpected)
         for name in exited:
             restarted.append(name)
             last_exit[0] = time.monotonic()
             if name in TRIGGERERS:
                 topology.restart_triggerer(name, check_others=False)
             else:
-                stack.start(name)
+                stack.processes.start(name)
         if time.monotonic() - last_exit[0] < quiet_for:
             return False
         with contextlib.suppress(StackError):
@@ -654,7 +708,7 @@ def supervise_until_healthy(
             return True
         return False
 
-    wait_for("every component to be healthy again", settled, timeout, interval=1, hint=stack.log_hint())
+    wait_for("every component to be healthy again", settled, timeout, interval=1, hint=stack.logs.hint())
     return restarted
 
 
@@ -668,20 +722,7 @@ def test_metadata_db_restart_every_deferred_task_still_ends_with_its_jobs_outcom
     down_for = DB_RESTARTS[case]
     specs = {spec.task_id: spec for spec in tasks}
     declare(emulator, tasks)
-    run_id = stack.trigger_dag(dag_id, f"prod__{uuid.uuid4().hex[:12]}")
-    wait_for_states(stack, dag_id, run_id, specs, lambda state: state == "deferred", "deferred", 600)
-    wait_for(
-        "a poll of every job",
-        lambda: all(polls(emulator, spec) >= 1 for spec in tasks),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
-    wait_for(
-        "the scheduler to process every deferral",
-        lambda: drained_executor_events(stack, dag_id, run_id, specs),
-        timeout=120,
-        hint=stack.log_hint(),
-    )
+    run_id = defer_a_run(topology, dag_id, specs, timeout=600).run_id
     postmaster_before = topology.postgres.postmaster()
     restart_started = time.monotonic()
     topology.postgres.restart(down_for=down_for)
@@ -695,34 +736,27 @@ def test_metadata_db_restart_every_deferred_task_still_ends_with_its_jobs_outcom
         "the triggers to poll every job after the restart",
         lambda: all(polls(emulator, spec) > polls_after_restart[t] for t, spec in specs.items()),
         timeout=120,
-        hint=stack.log_hint(),
+        hint=stack.logs.hint(),
     )
     still_deferred = task_rows(stack, dag_id, run_id)
     assert {row[0] for row in still_deferred.values()} == {"deferred"}, still_deferred
 
-    end_jobs(emulator, tasks)
-    finished_at = time.monotonic()
-    rows = wait_for_states(stack, dag_id, run_id, specs, TERMINAL_TASK_STATES.__contains__, "ended", 300)
-    ended_after = time.monotonic() - finished_at
-    states = {task_id: row[0] for task_id, row in rows.items()}
-    assert states == {task_id: spec.task_state for task_id, spec in specs.items()}
-    assert {row[1] for row in rows.values()} == {1}, "every task ended in its first try"
-    starts = {t: emulator.count(START_OPERATION[s.family], s.workflow_name) for t, s in specs.items()}
+    ended = end_jobs_and_wait(topology, dag_id, run_id, specs, 300)
+    assert {row[1] for row in ended.rows.values()} == {1}, "every task ended in its first try"
+    starts = starts_by_task(emulator, specs)
     assert starts == dict.fromkeys(specs, 1), "no start repeated across the DB restart"
-    for spec in tasks:
-        if spec.error_message:
-            log = stack.task_log(dag_id, run_id, spec.task_id, attempt=1, triggers=False)
-            assert spec.error_message in log
+    for task_id, log in failure_logs(stack, dag_id, run_id, specs, attempt=1, triggers=False).items():
+        assert specs[task_id].error_message in log
     record(
         request,
         tasks=len(specs),
         failed_jobs=sum(1 for s in tasks if s.error_message),
         starts=sum(starts.values()),
-        ended_with_their_jobs_outcome=sum(1 for t, s in specs.items() if states[t] == s.task_state),
+        ended_with_their_jobs_outcome=ended.with_their_jobs_outcome,
         seconds_db_down=down_for,
         seconds_stop_to_started=round(restart_seconds, 1),
         exited_and_restarted=sorted(restarted),
-        seconds_jobs_ended_to_tasks_ended=round(ended_after, 1),
+        seconds_jobs_ended_to_tasks_ended=round(ended.seconds, 1),
     )
 
 
@@ -741,17 +775,17 @@ def test_a_celery_worker_killed_during_or_after_the_start_the_retry_takes_the_jo
         emulator.inject(
             Fault.latency(20, count=1, operation="StartIdMappingJob", workflow_name=workflow_name)
         )
-    run_id = stack.trigger_dag(dag_id, f"prod__{uuid.uuid4().hex[:12]}")
+    run_id = stack.api.trigger_dag(dag_id, f"prod__{uuid.uuid4().hex[:12]}")
     ti = stack.wait_for_task_state(dag_id, run_id, "map_ids", {"running"}, timeout=120)
     if moment == "in_flight":
         wait_for("the job to exist", lambda: emulator.jobs(workflow_name), timeout=60, interval=0.1)
     else:
         key = started_job_record_key(dag_id, run_id, "map_ids")
         # The operator records the job right after the start returns: kill as soon as the record is there.
-        wait_for("the started job's record", lambda: stack.has_variable(key), timeout=60, interval=0.1)
-    worker = stack.running_task(ti.id)
+        wait_for("the started job's record", lambda: stack.db.has_variable(key), timeout=60, interval=0.1)
+    worker = stack.processes.running_task(ti.id)
     assert worker in WORKERS, f"try 1 of {ti.id} runs on a Celery worker, not {worker}"
-    killed = stack.kill(worker)
+    killed = stack.processes.kill(worker)
     killed_at = time.monotonic()
     [job] = emulator.jobs(workflow_name)
 
@@ -759,20 +793,20 @@ def test_a_celery_worker_killed_during_or_after_the_start_the_retry_takes_the_jo
     words = f"Job {job.job_id} that an earlier try started is RUNNING: taking it over"
 
     def took_over() -> bool:
-        stack.check_alive([name for name in stack.processes if name != worker])
+        stack.processes.check_alive(ignoring={worker})
         if emulator.count("StartIdMappingJob", workflow_name) != 1:
             raise AssertionError(f"try 2 started another job: {emulator.jobs(workflow_name)}")
-        return words in stack.task_log(dag_id, run_id, "map_ids", attempt=2, triggers=False)
+        return words in stack.logs.task_log(dag_id, run_id, "map_ids", attempt=2, triggers=False)
 
-    wait_for("try 2 to take the job over", took_over, timeout=240, hint=stack.log_hint())
+    wait_for("try 2 to take the job over", took_over, timeout=240, hint=stack.logs.hint())
     takeover_seconds = time.monotonic() - killed_at
     # Each try has a task instance ID of its own.
-    try_2 = stack.task_instance(dag_id, run_id, "map_ids")
+    try_2 = stack.db.task_instance(dag_id, run_id, "map_ids")
     assert try_2 is not None and try_2.try_number == 2
-    retried_on = stack.running_task(try_2.id)
+    retried_on = stack.processes.running_task(try_2.id)
     assert retried_on in WORKERS and retried_on != worker, f"try 2 runs on the live worker, not {retried_on}"
     # The lost node comes back, as a deployment's supervisor would bring it, before the next scenario.
-    stack.restart(worker)
+    stack.processes.restart(worker)
     emulator.finish_job(job.job_id, "SUCCEEDED")
     stack.wait_for_task_state(dag_id, run_id, "map_ids", {"success"}, timeout=120, try_number=2)
     assert emulator.count("StartIdMappingJob", workflow_name) == 1, "the emulator saw one start"
