@@ -96,7 +96,7 @@ QUICK = Settings(
     import_reps=1,
     sync_reps=30,
     real_triggerer=RealTriggererPlan(
-        counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=3.0, rounds=2
+        counts=(4, 10), tasks_per_dag=2, poke_interval=2.0, settle_seconds=1.0, window_seconds=3.0, rounds=1
     ),
     job_events=JobEventsPlan(counts=(1, 3), waiter_delay=1.0, window_seconds=4.0),
     count_instructions=False,

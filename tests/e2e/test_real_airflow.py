@@ -357,9 +357,25 @@ def test_b_a_failed_job_fails_the_task_with_its_message_after_a_triggerer_sigkil
     assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID, "job_description")["status"] == "FAILED"
 
 
+def retry_takes_over_after_a_worker_kill(e2e: Deployment, spec: DagSpec, run_id: str, ti_id: str) -> str:
+    """
+    SIGKILL try 1's worker, then check that try 2 takes the one job over and succeeds with it.
+
+    :return: the job's ID.
+    """
+    kill_worker(e2e.stack, ti_id)
+    job_id = e2e.only_job(spec.workflow_name).job_id
+    # The scheduler notices the missing heartbeats, fails try 1 and retries.
+    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
+    e2e.emulator.finish_job(job_id, "SUCCEEDED")
+    e2e.stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
+    assert e2e.emulator.count(START, spec.workflow_name) == 1
+    return job_id
+
+
 @pytest.mark.timeout(240)
 def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e: Deployment) -> None:
-    spec, stack, emulator = WORKER_KILL, e2e.stack, e2e.emulator
+    spec, stack = WORKER_KILL, e2e.stack
     run_id = e2e.run(spec, JobScript.succeeded({"inputRecords": 7}, running_seconds=LONG))
     key = started_job_record_key(spec.dag_id, run_id, TASK_ID)
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
@@ -367,15 +383,7 @@ def test_c_a_retry_after_the_worker_is_sigkilled_takes_over_the_started_job(e2e:
     # The operator records the job right after the start returns; kill as soon as the record is there.
     wait_for("the started job's record", lambda: stack.db.has_variable(key), timeout=30, interval=0.1)
 
-    kill_worker(stack, ti.id)
-    job_id = e2e.only_job(spec.workflow_name).job_id
-
-    # The scheduler notices the missing heartbeats, fails try 1 and retries.
-    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
-    emulator.finish_job(job_id, "SUCCEEDED")
-
-    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
-    assert emulator.count(START, spec.workflow_name) == 1
+    job_id = retry_takes_over_after_a_worker_kill(e2e, spec, run_id, ti.id)
     assert e2e.only_job(spec.workflow_name).status == "SUCCEEDED"
     assert stack.db.xcom_value(spec.dag_id, run_id, TASK_ID) == job_id
     assert not stack.db.has_variable(key), "the record is removed once the outcome is known"
@@ -392,13 +400,7 @@ def test_c_a_retry_after_the_worker_dies_during_the_start_request_starts_no_seco
     ti = stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"running"}, timeout=90)
     wait_for("the job to exist", lambda: emulator.jobs(spec.workflow_name), timeout=60, interval=0.1)
 
-    kill_worker(stack, ti.id)
-    job_id = e2e.only_job(spec.workflow_name).job_id
-
-    e2e.wait_for_takeover(spec, run_id, attempt=2, job_id=job_id)
-    emulator.finish_job(job_id, "SUCCEEDED")
-    stack.wait_for_task_state(spec.dag_id, run_id, TASK_ID, {"success"}, timeout=90, try_number=2)
-    assert emulator.count(START, spec.workflow_name) == 1
+    retry_takes_over_after_a_worker_kill(e2e, spec, run_id, ti.id)
 
 
 @pytest.mark.timeout(240)
