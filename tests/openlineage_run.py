@@ -1,15 +1,16 @@
 """
 Run a test DAG with ``dag.test()`` in a fresh Python, with the OpenLineage provider's listener
-as the environment configures it, and print the task states as one JSON line.
+as the environment configures it, and write the task states to a JSON file.
 
 The provider reads its configuration and registers its listener once per process, when Airflow
 first loads plugins: the suite's own process runs without a transport, so without lineage, and
 each lineage test runs its DAG here. With ``--without-openlineage`` the provider cannot be
 imported, as where it is not installed.
 
-The result is the line that starts with :data:`RESULT`: the listener's own processes print too.
+The result goes to a file rather than to standard output: the listener's own processes, forked
+while this one prints, can write into the middle of a line.
 
-    python tests/openlineage_run.py BUILDER [--without-openlineage]
+    python tests/openlineage_run.py BUILDER RESULT_FILE [--without-openlineage]
 
 ``BUILDER`` names a function of ``tests/lineage_dags.py`` that returns the DAG.
 """
@@ -23,8 +24,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-RESULT = "openlineage_run result:"
 
 
 class WithoutOpenLineage(importlib.abc.MetaPathFinder):
@@ -57,7 +56,7 @@ class WithoutOpenLineage(importlib.abc.MetaPathFinder):
 
 
 def main() -> None:
-    builder, *flags = sys.argv[1:]
+    builder, result_file, *flags = sys.argv[1:]
     if "--without-openlineage" in flags:
         WithoutOpenLineage.install()
     sys.path.insert(0, str(Path(__file__).parent))
@@ -67,7 +66,7 @@ def main() -> None:
     dag = getattr(lineage_dags, builder)()
     conftest.sync_dags(dag)
     dag_run = dag.test()
-    print(RESULT, json.dumps({"states": conftest.task_states(dag_run)}))
+    Path(result_file).write_text(json.dumps({"states": conftest.task_states(dag_run)}))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import FAILURE_MESSAGE, REPO, finish_once_polled
-from openlineage_run import RESULT, WithoutOpenLineage
+from openlineage_run import WithoutOpenLineage
 
 from airflow_entityresolution import lineage as lineage_module
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, Fault, JobScript
@@ -91,9 +91,10 @@ def run(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Run a DAG of tests/lineage_dags.py with lineage on: its result, the events emitted, its output."""
     events = tmp_path / "openlineage.jsonl"
+    result_file = tmp_path / "result.json"
     transport = {"type": "file", "log_file_path": str(events), "append": True}
     answered = subprocess.run(
-        [sys.executable, str(RUNNER), builder, *flags],
+        [sys.executable, str(RUNNER), builder, str(result_file), *flags],
         env={
             **os.environ,
             **env,
@@ -106,11 +107,7 @@ def run(
     )
     output = answered.stdout + answered.stderr
     assert answered.returncode == 0, output[-5000:]
-    [result] = [
-        json.loads(line.removeprefix(RESULT))
-        for line in answered.stdout.splitlines()
-        if line.startswith(RESULT)
-    ]
+    result = json.loads(result_file.read_text())
     emitted = [json.loads(line) for line in events.read_text().splitlines()] if events.exists() else []
     return result, emitted, output
 
@@ -304,6 +301,7 @@ def test_without_the_openlineage_provider_a_caller_gets_nothing_and_one_warning(
     assert entity_resolution_emulator.count("GetMatchingWorkflow") == 0
 
 
+@pytest.mark.lineage_process
 def test_the_openlineage_providers_switch_turns_it_off_for_these_tasks(
     entity_resolution_emulator, airflow_db, tmp_path
 ):
