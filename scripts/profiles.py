@@ -4,9 +4,9 @@ The deployment profiles the provider is tested in, and the commands that lock an
 A profile is an environment Airflow users really run: a Python, an Airflow with the providers
 its platform pins, and everything else as PyPI stood on one date. Each has a recorded lock,
 ``constraints/<name>.txt``, that ``make lock`` reproduces, and a virtualenv,
-``.venvs/<name>``, that ``make test`` builds from the built wheel and runs the suite in.
+``.venvs/<name>``, that ``make test-all`` builds from the built wheel and runs the suite in.
 
-    python scripts/profiles.py names            # the profiles, in the order make test runs them
+    python scripts/profiles.py names            # the profiles, in the order make test-all runs them
     python scripts/profiles.py names --all      # and the tier-only ones (production), as make lock
     python scripts/profiles.py lock [NAME ...]  # re-resolve the locks (all by default)
     python scripts/profiles.py python NAME      # the interpreter a profile's virtualenv uses
@@ -55,7 +55,7 @@ class Profile:
     :param requirements: a requirements file (from the repository's root) locked with the project, for
         what only the profile's own tier needs; it stays out of ``pyproject.toml``, whose minimums are
         the floor profile's.
-    :param whole_suite: ``make test`` runs the whole suite in it; ``False`` for a profile that serves
+    :param whole_suite: ``make test-all`` runs the suite in it; ``False`` for a profile that serves
         one tier, run by its own target.
     :param extras: the package's extras locked and installed with it; the documentation's tools only
         where ``make docs`` builds it.
