@@ -406,12 +406,22 @@ def finish_once_polled(
 
     :param operation: the poll: ``GetIdMappingJob``, or ``GetMatchingJob`` for a matching workflow.
     """
+    return finish_once(emulator, workflow_name, lambda: emulator.count(operation) >= 1, f"a {operation}")
+
+
+def finish_once(emulator: Any, workflow_name: str, seen: Callable[[], bool], what: str) -> threading.Thread:
+    """
+    End the workflow's one job, in a thread, as soon as ``seen`` says the emulator answered ``what``.
+
+    :param seen: the check, called every 50 ms for at most 60 s.
+    :param what: what ``seen`` waits for, for the error message.
+    """
 
     def finish() -> None:
         deadline = time.monotonic() + 60
-        while emulator.count(operation) < 1:
+        while not seen():
             if time.monotonic() > deadline:
-                raise TimeoutError("no poll of the job within 60 s")
+                raise TimeoutError(f"no {what} within 60 s")
             time.sleep(0.05)
         [job] = emulator.jobs(workflow_name)
         emulator.finish_job(job.job_id)

@@ -8,7 +8,7 @@ import runpy
 
 import botocore.session
 import pytest
-from conftest import AIRFLOW_3, REPO, parse_dag_folder, task_states, xcom_value
+from conftest import AIRFLOW_3, REPO, finish_once, parse_dag_folder, task_states, xcom_value
 
 from airflow_entityresolution.compat import TRIGGERER_RENDERS_TEMPLATES
 from airflow_entityresolution.emulator import EmulatorServer, EntityResolutionEmulator, JobScript
@@ -134,12 +134,22 @@ def test_a_sensor_that_starts_in_the_triggerer(run_dag, example_dags, scenario_e
 
 def test_a_busy_account_makes_one_task_wait_and_fails_the_other(run_dag, example_dags, scenario_emulator):
     hook = EntityResolutionHook()
-    # Another DAG's jobs hold the account: an ID mapping job that ends, a matching job that does not.
+    # Another DAG's jobs hold the account: an ID mapping job that ends once it turned this DAG's
+    # start away (however late the run gets there), and a matching job that does not end.
+    scenario_emulator.script_next_jobs("customer-id-mapping", JobScript.never_finishing())
     holding_ids = hook.start_id_mapping_job("customer-id-mapping")
     scenario_emulator.script_next_jobs("customer-matching", JobScript.never_finishing())
     holding_matches = hook.start_matching_job("customer-matching")
 
+    def start_refused() -> bool:
+        return any(
+            r.operation == "StartIdMappingJob" and r.error_code == "ConflictException"
+            for r in scenario_emulator.requests
+        )
+
+    releaser = finish_once(scenario_emulator, "customer-id-mapping", start_refused, "refused start")
     dag_run = run_dag(example_dags["example_entityresolution_when_busy"])
+    releaser.join(timeout=5)
 
     assert task_states(dag_run) == {"map_supplier_ids": "success", "match_customers_now": "failed"}
     refused = [r for r in scenario_emulator.requests if r.error_code == "ConflictException"]
